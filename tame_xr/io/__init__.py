@@ -1,0 +1,1 @@
+"""Readers: raw instrument formats → xarray Datasets. Nothing here knows about Zarr."""
