@@ -46,11 +46,14 @@ class IngestReport:
         Inputs that were not used, each with the reason.
     group
         The store group written to (``None`` for a read without a store).
+    unchanged
+        Inputs whose data were already in the store (nothing to write).
     """
 
     added: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     group: str | None = None
+    unchanged: list[str] = field(default_factory=list)
 
     def skip(self, path: str | Path, reason: str) -> None:
         """Record a skipped input and log it."""
@@ -62,6 +65,7 @@ class IngestReport:
         """Merge another report into this one."""
         self.added.extend(other.added)
         self.skipped.extend(other.skipped)
+        self.unchanged.extend(other.unchanged)
 
     @property
     def ok(self) -> bool:
@@ -71,7 +75,10 @@ class IngestReport:
     def summary(self, max_lines: int = 10) -> str:
         """A short human-readable account of the report."""
         where = f" into {self.group}" if self.group else ""
-        lines = [f"{len(self.added)} inputs added{where}, {len(self.skipped)} skipped"]
+        lines = [
+            f"{len(self.added)} inputs added{where}, {len(self.unchanged)} already stored, "
+            f"{len(self.skipped)} skipped"
+        ]
         for entry in self.skipped[:max_lines]:
             lines.append(f"  skipped {entry}")
         if len(self.skipped) > max_lines:

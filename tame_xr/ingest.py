@@ -1,0 +1,274 @@
+"""``tame_xr.ingest``: raw files → store groups, with a report of what was added and skipped.
+
+Images are decoded eagerly here, in batches of whole chunks along time, by a pool of threads
+(Pillow releases the GIL while decoding), and each batch is written with
+:meth:`tame_xr.Store.write`. A file that fails to decode is reported and its cell stays
+invalid; every good file is still ingested. Cells already stored with the same exposure time
+are not decoded again, so re-ingesting the same files changes nothing and costs only a scan.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .io.decode import decode_image, decode_stack
+from .io.images import ImageScan, expand_files, scan_images, scan_to_dataset
+from .io.patterns import UIO_PATTERN, FilenamePattern
+from .report import IngestReport
+from .store import Store
+
+BATCH_BYTES = 256 * 2**20
+IMAGE_KINDS = ("images", "asim")
+
+
+def _as_store(store: Store | str | os.PathLike) -> Store:
+    return store if isinstance(store, Store) else Store(store)
+
+
+def ingest(
+    kind: str,
+    files,
+    store: Store | str | os.PathLike,
+    group: str | None = None,
+    *,
+    progress: bool = False,
+    **kw,
+) -> IngestReport:
+    """Read raw files of ``kind`` and write them into ``store``.
+
+    Parameters
+    ----------
+    kind
+        ``"images"`` (alias ``"asim"``) or ``"oath"``.
+    files
+        Paths, a glob pattern or a directory (for ``"oath"``: the OATH root or its tarball).
+    store
+        A :class:`~tame_xr.Store` or its path.
+    group
+        Target group; default ``"asim/<product>"`` for images, ``"oath"`` for OATH.
+    progress
+        Show a progress bar.
+    **kw
+        Passed to the reader (e.g. ``pattern``, ``station``, ``product``, ``cadence``).
+
+    Returns
+    -------
+    IngestReport
+        ``added`` (files written), ``skipped`` (path and reason), ``unchanged`` (files whose
+        data were already stored).
+    """
+    store = _as_store(store)
+    if kind in IMAGE_KINDS:
+        return ingest_images(files, store, group, progress=progress, **kw)
+    if kind == "oath":
+        from .io.oath import read_oath
+
+        report = IngestReport(group=group or "oath")
+        ds = read_oath(files, report=report, **kw)
+        store.write(ds, report.group, history=f"ingested OATH from {files}")
+        return report
+    raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + ('oath',)}")
+
+
+def _wavelengths(paths: list[str], pattern: str | None) -> list[str]:
+    compiled = FilenamePattern.compile(pattern or UIO_PATTERN)
+    if "wavelength" not in compiled.names:
+        return []
+    found = set()
+    for path in paths:
+        try:
+            parsed = compiled.parse(os.path.basename(path))
+        except ValueError:
+            continue
+        if parsed is not None:
+            found.add(parsed[1]["wavelength"])
+    return sorted(found)
+
+
+def ingest_images(
+    files,
+    store: Store | str | os.PathLike,
+    group: str | None = None,
+    *,
+    pattern: str | None = None,
+    station: str | None = None,
+    product: str | None = None,
+    cadence: str | pd.Timedelta = "1min",
+    stations: Mapping | None = None,
+    license: str = "see the data provider",
+    threads: int | None = None,
+    progress: bool = False,
+) -> IngestReport:
+    """Ingest all-sky images (see :func:`ingest`); one group per product."""
+    store = _as_store(store)
+    paths = expand_files(files)
+    products = [product] if product else (_wavelengths(paths, pattern) or [None])
+    report = IngestReport()
+    for prod in products:
+        sub = IngestReport()
+        _ingest_product(
+            paths,
+            store,
+            group,
+            pattern,
+            station,
+            prod,
+            cadence,
+            stations,
+            license,
+            threads,
+            progress,
+            sub,
+        )
+        report.group = sub.group if report.group is None else f"{report.group}, {sub.group}"
+        report.extend(sub)
+    if len(products) > 1:
+        # A file skipped for "other wavelength" in one pass was ingested in another.
+        added = set(report.added)
+        report.skipped = [
+            s for s in report.skipped if not (s.path in added and "is not product" in s.reason)
+        ]
+        seen = set()
+        report.skipped = [s for s in report.skipped if not (s in seen or seen.add(s))]
+    return report
+
+
+def _ingest_product(
+    paths,
+    store,
+    group,
+    pattern,
+    station,
+    product,
+    cadence,
+    stations,
+    license,
+    threads,
+    progress,
+    report: IngestReport,
+) -> None:
+    first = scan_images(paths, pattern, station, product, cadence=cadence, stations=stations)
+    group = group or f"asim/{first.product}"
+    report.group = group
+    existing = store.open(group) if store.exists(group) else None
+    scan = first
+    if existing is not None:
+        # Files must fit the stored product: rescan against its image shape and dtype.
+        shape = tuple(existing["image"].shape[2:])
+        scan = scan_images(
+            paths,
+            pattern,
+            station,
+            product,
+            cadence=cadence,
+            stations=stations,
+            shape=shape,
+            dtype=existing["image"].dtype,
+        )
+    report.skipped.extend(scan.skipped)
+    if not scan.entries:
+        return
+    scan = _drop_unchanged(scan, existing, report)
+    if not scan.entries:
+        return
+    ds = scan_to_dataset(scan, stations=stations, license=license)
+    grid = _path_grid(ds, scan)
+    row_bytes = int(np.prod(scan.shape)) * scan.dtype.itemsize * ds.sizes["station"]
+    rows = max(64, min(1024, BATCH_BYTES // max(row_bytes, 1) // 64 * 64))
+    starts = list(range(0, ds.sizes["time"], rows))
+    workers = threads or max(1, os.cpu_count() or 1)
+    bar = _progress(len(scan.entries), progress, f"ingest {group}")
+    # One thread prefetches (decodes the next batch while this one is written); the decoding
+    # itself is spread over `workers` threads.
+    with ThreadPoolExecutor(1) as prefetch, ThreadPoolExecutor(workers) as pool:
+
+        def submit(start: int) -> Future:
+            block = grid[start : start + rows]
+            return prefetch.submit(_decode_block, pool, block, scan.shape, scan.dtype, workers)
+
+        pending = submit(starts[0])
+        for k, start in enumerate(starts):
+            stack, ok, errors = pending.result()
+            if k + 1 < len(starts):
+                pending = submit(starts[k + 1])
+            batch = ds.isel(time=slice(start, start + rows))
+            for err in errors:
+                report.skip(err.path, err.reason)
+            valid = batch["valid"].values & ok
+            keep = valid.any(axis=1)
+            out = batch.assign(
+                image=(batch["image"].dims, stack, batch["image"].attrs),
+                valid=(batch["valid"].dims, valid, batch["valid"].attrs),
+                exposure_time=batch["exposure_time"].where(valid),
+            ).isel(time=np.flatnonzero(keep))
+            if out.sizes["time"]:
+                store.write(out, group, history=f"ingested {int(valid.sum())} images")
+            block = grid[start : start + rows]
+            report.added.extend(
+                p
+                for p, good in zip(block.ravel(), ok.ravel(), strict=True)
+                if p is not None and good
+            )
+            bar.update(int((block != None).sum()))  # noqa: E711
+    bar.close()
+
+
+def _path_grid(ds: xr.Dataset, scan: ImageScan) -> np.ndarray:
+    t_index = {t: i for i, t in enumerate(pd.DatetimeIndex(ds["time"].values))}
+    s_index = {s: j for j, s in enumerate(ds["station"].values)}
+    grid = np.full((ds.sizes["time"], ds.sizes["station"]), None, dtype=object)
+    for e in scan.entries:
+        grid[t_index[e.exposure.floor(scan.cadence)], s_index[e.station]] = e.path
+    return grid
+
+
+def _decode_block(pool: ThreadPoolExecutor, block: np.ndarray, shape, dtype, workers: int):
+    """Decode a (time, station) block of paths on ``pool``; failures are returned, not raised."""
+    flat = list(block.ravel())
+    step = max(1, -(-len(flat) // workers))
+    parts = [flat[i : i + step] for i in range(0, len(flat), step)]
+    results = list(pool.map(lambda p: decode_stack(p, shape, dtype, decode_image), parts))
+    stack = np.concatenate([r[0] for r in results]).reshape(*block.shape, *shape)
+    ok = np.concatenate([r[1] for r in results]).reshape(block.shape)
+    errors = [e for r in results for e in r[2]]
+    return stack, ok, errors
+
+
+def _drop_unchanged(
+    scan: ImageScan, existing: xr.Dataset | None, report: IngestReport
+) -> ImageScan:
+    if existing is None:
+        return scan
+    stored = existing[["exposure_time", "valid"]].load()
+    times = stored.indexes["time"]
+    stations = {s: j for j, s in enumerate(stored["station"].values)}
+    exposure = stored["exposure_time"].values
+    valid = stored["valid"].values
+    keep = []
+    for e in scan.entries:
+        t = e.exposure.floor(scan.cadence)
+        i = times.get_indexer([t])[0]
+        j = stations.get(e.station)
+        if (
+            i >= 0
+            and j is not None
+            and valid[i, j]
+            and exposure[i, j] == e.exposure.to_datetime64()
+        ):
+            report.unchanged.append(e.path)
+        else:
+            keep.append(e)
+    scan.entries = keep
+    return scan
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="img")

@@ -1,0 +1,563 @@
+"""A Zarr v3 hierarchy holding a project's data: one group per instrument product.
+
+:class:`Store` keeps the promises of DESIGN §2 when writing (see :meth:`Store.write`):
+
+* the record coordinate (``time``, or ``sample`` for labelled sets) is sorted and unique
+  after any sequence of writes, including writes of earlier times (those rebuild the group);
+* the data of a station land under that station whatever order stations come in; a new
+  station is added at the end of the ``station`` dimension;
+* a write replaces exactly the cells ``(time, station)`` it covers — where the data carry a
+  boolean ``valid`` variable, only the cells where it is True — and leaves all others as
+  they were; writing the same data again changes nothing (no bytes, no history line);
+* an interrupted write (killed process, full disk, exception) never leaves a group that
+  cannot be opened: see :mod:`tame_xr._journal`; opening or writing recovers first, and a
+  rerun of the same write completes it.
+
+Groups open with plain ``xarray.open_zarr(path, group=name)``: the root carries consolidated
+metadata, refreshed after every write.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import _journal
+from ._version import __version__
+from .attrs import now_utc
+
+RECORD_DIMS = ("time", "sample")
+IMAGE_CHUNK = 64
+TARGET_CHUNK_BYTES = 2**20
+PRESENCE_VAR = "valid"
+DATETIME_ENCODING = {"units": "microseconds since 1970-01-01", "dtype": "int64"}
+
+
+def record_dim(ds: xr.Dataset) -> str:
+    """The dimension records are appended along (``time`` or ``sample``)."""
+    for dim in RECORD_DIMS:
+        if dim in ds.dims:
+            return dim
+    raise ValueError(f"dataset has none of the record dimensions {RECORD_DIMS}: {dict(ds.sizes)}")
+
+
+def _is_image(var: xr.Variable) -> bool:
+    return "y" in var.dims and "x" in var.dims
+
+
+def record_chunk(ds: xr.Dataset, rdim: str) -> int:
+    """Records per chunk: 64 for image groups, else about 1 MiB per station, a multiple of 64."""
+    if any(_is_image(v) for v in ds.data_vars.values()):
+        return IMAGE_CHUNK
+    row_bytes = 1
+    for var in ds.data_vars.values():
+        if rdim in var.dims:
+            other = [ds.sizes[d] for d in var.dims if d not in (rdim, "station")]
+            row_bytes = max(row_bytes, var.dtype.itemsize * int(np.prod(other, dtype=int)))
+    rows = max(IMAGE_CHUNK, TARGET_CHUNK_BYTES // row_bytes)
+    return int(rows // IMAGE_CHUNK * IMAGE_CHUNK)
+
+
+def _var_chunks(var: xr.Variable, sizes: dict, rdim: str, rchunk: int) -> tuple[int, ...]:
+    chunks = []
+    for dim in var.dims:
+        if dim == rdim:
+            chunks.append(rchunk)
+        elif dim == "station":
+            chunks.append(1 if var.ndim > 1 else max(1, sizes[dim]))
+        else:
+            chunks.append(max(1, sizes[dim]))
+    return tuple(chunks)
+
+
+def _clean(ds: xr.Dataset) -> xr.Dataset:
+    """Normalise a dataset before writing: strings as objects, no foreign encodings."""
+    out = ds.copy()
+    for name, var in out.variables.items():
+        var.encoding = {}
+        if var.dtype.kind in ("U", "T", "S"):
+            out[name] = (
+                var.astype(object) if var.dtype.kind != "S" else var.astype(str).astype(object)
+            )
+    if "station" in out.dims:
+        stations = [str(s).lower() for s in out["station"].values]
+        if len(set(stations)) != len(stations):
+            raise ValueError(f"duplicate station codes: {stations}")
+        out = out.assign_coords(station=np.array(stations, dtype=object))
+    return out
+
+
+def prepare(ds: xr.Dataset) -> xr.Dataset:
+    """Validate and sort a dataset for writing; raises on duplicate record labels."""
+    rdim = record_dim(ds)
+    ds = _clean(ds)
+    index = ds.indexes[rdim]
+    if index.has_duplicates:
+        dup = index[index.duplicated()].unique()[:5]
+        raise ValueError(
+            f"duplicate {rdim} values {list(map(str, dup))}: a store keeps {rdim} unique; "
+            "resolve them before writing (e.g. ds.drop_duplicates)"
+        )
+    if not index.is_monotonic_increasing:
+        ds = ds.sortby(rdim)
+    return ds
+
+
+def presence(ds: xr.Dataset, rdim: str) -> xr.DataArray:
+    """Boolean mask of the cells a write replaces (``valid`` where present, else all)."""
+    dims = [d for d in (rdim, "station") if d in ds.dims]
+    if PRESENCE_VAR in ds.data_vars and set(ds[PRESENCE_VAR].dims) == set(dims):
+        return ds[PRESENCE_VAR].transpose(*dims).astype(bool)
+    return xr.DataArray(np.ones([ds.sizes[d] for d in dims], dtype=bool), dims=dims)
+
+
+def _fill_value(dtype: np.dtype):
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "M":
+        return np.datetime64("NaT")
+    if dtype.kind == "m":
+        return np.timedelta64("NaT")
+    if dtype.kind == "b":
+        return False
+    if dtype.kind == "O":
+        return ""
+    return 0
+
+
+def _encoding(ds: xr.Dataset, rdim: str) -> dict:
+    rchunk = record_chunk(ds, rdim)
+    enc = {}
+    for name, var in ds.variables.items():
+        entry: dict = {}
+        if rdim in var.dims or "station" in var.dims:
+            entry["chunks"] = _var_chunks(var, dict(ds.sizes), rdim, rchunk)
+        if var.dtype.kind == "M":
+            entry.update(DATETIME_ENCODING)
+            if name not in ds.indexes:
+                entry["_FillValue"] = np.iinfo(np.int64).min
+        if entry:
+            enc[name] = entry
+    return enc
+
+
+def _align_dask(ds: xr.Dataset, rdim: str, rchunk: int, offset: int = 0) -> xr.Dataset:
+    """Rechunk dask-backed variables onto the store's chunk grid (region starting at offset)."""
+    n = ds.sizes[rdim]
+    first = min(n, rchunk - offset % rchunk) if n else 0
+    rest = n - first
+    rchunks = tuple(c for c in (first, *([rchunk] * (rest // rchunk)), rest % rchunk) if c)
+    out = ds.copy()
+    for name, var in ds.variables.items():
+        if var.chunks is None:
+            continue
+        chunks = {}
+        for dim in var.dims:
+            if dim == rdim:
+                chunks[dim] = rchunks or (0,)
+            elif dim == "station" and var.ndim > 1:
+                chunks[dim] = 1
+            else:
+                chunks[dim] = -1
+        out[name] = var.chunk(chunks)
+    return out
+
+
+def _merge(new: xr.Dataset, old: xr.Dataset, mask: xr.DataArray, rdim: str) -> xr.Dataset:
+    """Cells where ``mask`` is True from ``new``, the rest from ``old`` (same shapes)."""
+    out = new.copy()
+    for name, var in new.data_vars.items():
+        if name not in old:
+            continue
+        m = mask
+        if "station" in mask.dims and "station" not in var.dims:
+            m = mask.any("station")
+        if rdim in m.dims and rdim not in var.dims:
+            continue
+        m = m.variable.set_dims({d: var.sizes[d] for d in var.dims}).transpose(*var.dims)
+        import dask.array as da
+
+        old_data = old[name].variable.transpose(*var.dims).data
+        if isinstance(var.data, da.Array) or isinstance(old_data, da.Array):
+            data = da.where(m.data, var.data, old_data)
+        else:
+            data = np.where(m.data, var.data, old_data)
+        out[name] = var.copy(data=data)
+    return out
+
+
+def _equal(a: xr.Dataset, b: xr.Dataset) -> bool:
+    for name in a.data_vars:
+        if name not in b or not a[name].variable.equals(b[name].variable):
+            return False
+    return True
+
+
+class Store:
+    """A Zarr v3 hierarchy of instrument groups on the local file system.
+
+    Parameters
+    ----------
+    path
+        Directory of the store (created on the first write).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, groups={self.groups()})"
+
+    # ----------------------------------------------------------------- reading
+    def groups(self) -> list[str]:
+        """Names of the groups that hold arrays (e.g. ``["asim/5577", "oath"]``)."""
+        if not (self.path / "zarr.json").exists():
+            return []
+        names = []
+        for meta in sorted(self.path.rglob("zarr.json")):
+            rel = meta.parent.relative_to(self.path)
+            if not rel.parts or rel.parts[0].startswith("."):
+                continue
+            if _node_type(meta) == "group" and any(
+                _node_type(child / "zarr.json") == "array"
+                for child in meta.parent.iterdir()
+                if (child / "zarr.json").exists()
+            ):
+                names.append(rel.as_posix())
+        return names
+
+    def exists(self, group: str) -> bool:
+        """Whether ``group`` holds data."""
+        return (self.path / group / "zarr.json").exists()
+
+    def recover(self, group: str | None = None) -> list[str]:
+        """Finish or undo interrupted writes (all groups by default); returns those fixed."""
+        fixed = []
+        jdir = _journal.work_dir(self.path) / "journal"
+        if jdir.exists():
+            for jpath in sorted(jdir.glob("*.json")):
+                name = jpath.stem.replace("__", "/")
+                if group is None or name == group:
+                    if _journal.recover(self.path, name):
+                        fixed.append(name)
+            if fixed:
+                self._consolidate()
+        _journal.clean_orphans(self.path)
+        return fixed
+
+    def open(
+        self,
+        group: str,
+        *,
+        start=None,
+        end=None,
+        station: str | Sequence[str] | None = None,
+        chunks: dict | str | None = None,
+    ) -> xr.Dataset:
+        """Open ``group`` lazily.
+
+        Parameters
+        ----------
+        group
+            Group name, e.g. ``"asim/5577"``.
+        start, end
+            Inclusive bounds on ``time`` (anything pandas parses as a time).
+        station
+            One station code or a list of them.
+        chunks
+            Passed to :func:`xarray.open_zarr` (default: the stored chunks).
+        """
+        if not self.exists(group):
+            raise KeyError(f"{self.path}: no group {group!r}; groups are {self.groups()}")
+        self.recover(group)
+        ds = xr.open_zarr(self.path, group=group, consolidated=False, chunks=chunks or {})
+        ds = _as_object_strings(ds)
+        if start is not None or end is not None:
+            ds = ds.sel(time=slice(start, end))
+        if station is not None:
+            ds = ds.sel(station=[station] if isinstance(station, str) else list(station))
+        return ds
+
+    # ----------------------------------------------------------------- writing
+    def write(self, ds: xr.Dataset, group: str, *, history: str | None = None) -> dict:
+        """Create ``group`` from ``ds`` or merge ``ds`` into it.
+
+        Returns a summary: ``{"group", "mode", "new_records", "new_stations"}`` where mode is
+        ``"created"``, ``"appended"`` (in place), ``"rebuilt"`` (earlier records or new
+        variables: the group is rewritten through a staged copy) or ``"unchanged"``.
+        """
+        ds = prepare(ds)
+        rdim = record_dim(ds)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.recover(group)
+        if not self.exists(group):
+            self._write_staged(ds, group, rdim)
+            return {
+                "group": group,
+                "mode": "created",
+                "new_records": ds.sizes[rdim],
+                "new_stations": ds.sizes.get("station", 0),
+            }
+        old = self.open(group)
+        if record_dim(old) != rdim:
+            raise ValueError(f"{group}: stored along {record_dim(old)!r}, data along {rdim!r}")
+        self._check_compatible(old, ds, group)
+        old_index = old.indexes[rdim]
+        new_records = ds.indexes[rdim].difference(old_index)
+        new_stations = []
+        if "station" in ds.dims:
+            new_stations = [s for s in ds["station"].values if s not in set(old["station"].values)]
+        new_vars = [v for v in ds.data_vars if v not in old.data_vars]
+        needs_rebuild = bool(new_vars) or (
+            len(new_records) and len(old_index) and new_records.min() < old_index.max()
+        )
+        summary = {
+            "group": group,
+            "new_records": len(new_records),
+            "new_stations": len(new_stations),
+        }
+        line = history or f"wrote {ds.sizes[rdim]} {rdim} records"
+        if needs_rebuild:
+            merged = self._merge_all(old, ds, rdim)
+            self._write_staged(merged, group, rdim, history=line, attrs=old.attrs)
+            summary["mode"] = "rebuilt"
+        else:
+            changed = self._write_inplace(old, ds, group, rdim, new_records, new_stations, line)
+            summary["mode"] = "appended" if changed else "unchanged"
+        return summary
+
+    # ----------------------------------------------------------------- internals
+    def _check_compatible(self, old: xr.Dataset, new: xr.Dataset, group: str) -> None:
+        for name, var in new.data_vars.items():
+            if name not in old:
+                continue
+            other = old[name]
+            if other.dims != var.dims:
+                raise ValueError(f"{group}/{name}: dims {var.dims} differ from stored {other.dims}")
+            for dim in var.dims:
+                if dim in (record_dim(new), "station"):
+                    continue
+                if other.sizes[dim] != var.sizes[dim]:
+                    raise ValueError(
+                        f"{group}/{name}: size {var.sizes[dim]} along {dim!r} differs from the "
+                        f"stored {other.sizes[dim]}; write it to another group"
+                    )
+            if np.dtype(other.dtype).kind != np.dtype(var.dtype).kind or (
+                var.dtype.kind in "iub" and other.dtype != var.dtype
+            ):
+                raise ValueError(
+                    f"{group}/{name}: dtype {var.dtype} differs from stored {other.dtype}"
+                )
+
+    def _merge_all(self, old: xr.Dataset, new: xr.Dataset, rdim: str) -> xr.Dataset:
+        index = old.indexes[rdim].union(new.indexes[rdim])
+        target = {rdim: index}
+        if "station" in new.dims:
+            stations = sorted(set(old["station"].values) | set(new["station"].values))
+            target["station"] = np.array(stations, dtype=object)
+        fills = {name: _fill_value(var.dtype) for name, var in {**old.variables}.items()}
+        old_r = old.reindex(target, fill_value=fills)
+        new_r = new.reindex(
+            target, fill_value={n: _fill_value(v.dtype) for n, v in new.variables.items()}
+        )
+        mask = presence(new, rdim).reindex({k: v for k, v in target.items()}, fill_value=False)
+        merged = _merge(new_r, old_r, mask, rdim)
+        for name in old_r.data_vars:  # variables only the store has
+            if name not in merged:
+                merged[name] = old_r[name]
+        station_coords = [
+            c for c in old_r.coords if old_r[c].dims == ("station",) and c != "station"
+        ]
+        for name in station_coords:
+            # station metadata: stored values, new stations' values from the new data
+            if name in new_r.coords:
+                merged = merged.assign_coords(
+                    {
+                        name: xr.where(
+                            old_r[name].isin(["", np.nan]) | old_r[name].isnull(),
+                            new_r[name],
+                            old_r[name],
+                        )
+                    }
+                )
+        return merged
+
+    def _write_staged(
+        self,
+        ds: xr.Dataset,
+        group: str,
+        rdim: str,
+        history: str | None = None,
+        attrs: dict | None = None,
+    ) -> None:
+        ds = ds.copy()
+        ds.attrs = {**(attrs or {}), **ds.attrs}
+        if history:
+            prev = ds.attrs.get("history", "")
+            ds.attrs["history"] = (prev + "\n" if prev else "") + f"{now_utc()} {history}"
+        ds.attrs.setdefault("tame_xr_version", __version__)
+        rchunk = record_chunk(ds, rdim)
+        ds = _align_dask(ds, rdim, rchunk)
+        enc = _encoding(ds, rdim)
+        staged = _journal.staging_dir(self.path)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=xr.SerializationWarning)
+            ds.to_zarr(staged, mode="w-", zarr_format=3, consolidated=False, encoding=enc)
+        self._ensure_parents(group)
+        journal, entry = _journal.begin_swap(self.path, group, staged)
+        _journal.finish_swap(self.path, entry)
+        self._consolidate()
+        _journal.commit(journal)
+
+    def _write_inplace(self, old, ds, group, rdim, new_records, new_stations, line) -> bool:
+        import zarr
+
+        index = (
+            old.indexes[rdim].append(pd.Index(new_records))
+            if len(new_records)
+            else old.indexes[rdim]
+        )
+        positions = index.get_indexer(ds.indexes[rdim])
+        t0, t1 = int(positions.min()), int(positions.max()) + 1
+        target = {rdim: index[t0:t1]}
+        region = {rdim: slice(t0, t1)}
+        stations = None
+        if "station" in ds.dims:
+            stations = list(old["station"].values) + sorted(new_stations)
+            spos = [stations.index(s) for s in ds["station"].values]
+            s0, s1 = min(spos), max(spos) + 1
+            target["station"] = np.array(stations[s0:s1], dtype=object)
+            region["station"] = slice(s0, s1)
+        new_r = ds.reindex(
+            target, fill_value={n: _fill_value(v.dtype) for n, v in ds.variables.items()}
+        )
+        mask = presence(ds, rdim).reindex(target, fill_value=False)
+        grow = bool(len(new_records) or new_stations)
+        journal = _journal.begin_inplace(self.path, group)
+        try:
+            if grow:
+                zgroup = zarr.open_group(self.path, path=group, mode="r+")
+                sizes = {rdim: len(index)}
+                if stations is not None:
+                    sizes["station"] = len(stations)
+                for _, arr in zgroup.arrays():
+                    names = arr.metadata.dimension_names or ()
+                    shape = tuple(sizes.get(d, n) for d, n in zip(names, arr.shape, strict=True))
+                    if shape != arr.shape:
+                        arr.resize(shape)
+                # xarray's region writes leave index coordinates alone: write them here.
+                _write_index(zgroup[rdim], index, len(old.indexes[rdim]))
+                if stations is not None and new_stations:
+                    n_old = old.sizes["station"]
+                    zgroup["station"][n_old:] = np.array(stations[n_old:], dtype=str)
+            current = xr.open_zarr(self.path, group=group, consolidated=False, chunks={})
+            old_r = current.isel(region).drop_vars([c for c in current.coords if c in target])
+            old_r = _as_object_strings(old_r)
+            merged = _merge(new_r, old_r.assign_coords({k: new_r[k] for k in target}), mask, rdim)
+            keep = [n for n in merged.variables if set(merged[n].dims) & set(region)]
+            merged = merged[[n for n in keep if n in merged.data_vars]].assign_coords(
+                {c: merged[c] for c in merged.coords if set(merged[c].dims) & set(region)}
+            )
+            if not grow and _equal(
+                merged.compute(), _as_object_strings(current.isel(region)).compute()
+            ):
+                _journal.commit(journal)
+                return False
+            merged = _align_dask(merged, rdim, record_chunk(current, rdim), offset=t0)
+            first = merged.drop_vars([PRESENCE_VAR], errors="ignore")
+            first.to_zarr(
+                self.path,
+                group=group,
+                region=region,
+                mode="r+",
+                consolidated=False,
+                safe_chunks=False,
+            )
+            if PRESENCE_VAR in merged:
+                merged[[PRESENCE_VAR]].to_zarr(
+                    self.path,
+                    group=group,
+                    region=region,
+                    mode="r+",
+                    consolidated=False,
+                    safe_chunks=False,
+                )
+            zgroup = zarr.open_group(self.path, path=group, mode="r+")
+            prev = zgroup.attrs.get("history", "")
+            zgroup.attrs.update({"history": (prev + "\n" if prev else "") + f"{now_utc()} {line}"})
+        except BaseException:
+            # Put the group back exactly as it was, then re-raise.
+            _journal.recover(self.path, group)
+            raise
+        self._consolidate()
+        _journal.commit(journal)
+        return True
+
+    def _ensure_parents(self, group: str) -> None:
+        import zarr
+
+        zarr.open_group(self.path, mode="a", zarr_format=3)
+        parts = group.split("/")[:-1]
+        for i in range(len(parts)):
+            zarr.open_group(self.path, path="/".join(parts[: i + 1]), mode="a", zarr_format=3)
+
+    def _consolidate(self) -> None:
+        import zarr
+
+        with warnings.catch_warnings():
+            # Consolidated metadata is deliberate: it lets xr.open_zarr open without warnings.
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            zarr.consolidate_metadata(self.path, zarr_format=3)
+
+
+def _write_index(arr, index: pd.Index, start: int) -> None:
+    """Write ``index[start:]`` into the stored index coordinate ``arr`` (encoded as stored)."""
+    values = np.asarray(index[start:])
+    if values.dtype.kind == "M":
+        from xarray.coding.times import encode_cf_datetime
+
+        attrs = arr.attrs.asdict()
+        values, _, _ = encode_cf_datetime(
+            values, attrs.get("units"), attrs.get("calendar"), dtype=np.dtype(arr.dtype)
+        )
+    arr[start : len(index)] = np.asarray(values, dtype=arr.dtype)
+
+
+def _node_type(meta: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("node_type")
+    except (OSError, ValueError):
+        return None
+
+
+def _as_object_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Zarr v3 strings decode as numpy StringDType; hand users plain object arrays."""
+    updates = {}
+    for name, var in ds.variables.items():
+        if var.dtype.kind == "T":
+            updates[name] = var.astype(object)
+    if not updates:
+        return ds
+    coords = {k: v for k, v in updates.items() if k in ds.coords}
+    data = {k: v for k, v in updates.items() if k not in ds.coords}
+    out = ds.assign_coords(coords) if coords else ds
+    return out.assign(data) if data else out
+
+
+def open_group(path: str | os.PathLike, group: str, **kw) -> xr.Dataset:
+    """Shortcut for ``Store(path).open(group, **kw)``."""
+    return Store(path).open(group, **kw)
+
+
+def write_groups(store: Store, datasets: Iterable[tuple[str, xr.Dataset]]) -> list[dict]:
+    """Write several ``(group, dataset)`` pairs in order; returns their summaries."""
+    return [store.write(ds, group) for group, ds in datasets]
