@@ -192,6 +192,41 @@ def _merge(new: xr.Dataset, old: xr.Dataset, mask: xr.DataArray, rdim: str) -> x
     return out
 
 
+def _fills(ds: xr.Dataset) -> dict:
+    return {name: _fill_value(var.dtype) for name, var in ds.variables.items()}
+
+
+def _stored_chunk(zgroup, rdim: str) -> int:
+    """Records per chunk of the stored data variables (the largest, i.e. non-coordinate)."""
+    sizes = [
+        arr.chunks[list(arr.metadata.dimension_names).index(rdim)]
+        for _, arr in zgroup.arrays()
+        if rdim in (arr.metadata.dimension_names or ()) and len(arr.shape) > 1
+    ]
+    return min(sizes) if sizes else IMAGE_CHUNK
+
+
+def _merged_coords(old_r: xr.Dataset, new_r: xr.Dataset, old: xr.Dataset, target: dict) -> dict:
+    """Non-index coordinates: stored values where the store had the label, else the new ones."""
+    out = {}
+    for name, coord in new_r.coords.items():
+        if name in target or coord.ndim != 1 or coord.dims[0] not in target:
+            continue
+        dim = coord.dims[0]
+        if name not in old_r.coords:
+            out[name] = coord
+            continue
+        had = xr.DataArray(np.isin(target[dim], old.indexes[dim]), dims=dim)
+        out[name] = (
+            old_r[name].where(had, coord)
+            if coord.dtype.kind != "O"
+            else xr.DataArray(
+                np.where(had.values, old_r[name].values, coord.values), dims=dim, attrs=coord.attrs
+            )
+        )
+    return out
+
+
 def _equal(a: xr.Dataset, b: xr.Dataset) -> bool:
     for name in a.data_vars:
         if name not in b or not a[name].variable.equals(b[name].variable):
@@ -410,6 +445,7 @@ class Store:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=xr.SerializationWarning)
             ds.to_zarr(staged, mode="w-", zarr_format=3, consolidated=False, encoding=enc)
+        _sync_fill_values(staged)
         self._ensure_parents(group)
         journal, entry = _journal.begin_swap(self.path, group, staged)
         _journal.finish_swap(self.path, entry)
@@ -419,31 +455,46 @@ class Store:
     def _write_inplace(self, old, ds, group, rdim, new_records, new_stations, line) -> bool:
         import zarr
 
-        index = (
-            old.indexes[rdim].append(pd.Index(new_records))
-            if len(new_records)
-            else old.indexes[rdim]
-        )
+        old_index = old.indexes[rdim]
+        index = old_index.append(pd.Index(new_records)) if len(new_records) else old_index
         positions = index.get_indexer(ds.indexes[rdim])
         t0, t1 = int(positions.min()), int(positions.max()) + 1
+        stations = (
+            list(old["station"].values) + sorted(new_stations) if "station" in ds.dims else None
+        )
+        if len(new_records):
+            # Partial chunks may hold stale bytes beyond the old shape: the region covers every
+            # new row of every station, so those cells get their fill value explicitly.
+            t0, t1 = min(t0, len(old_index)), len(index)
         target = {rdim: index[t0:t1]}
         region = {rdim: slice(t0, t1)}
-        stations = None
-        if "station" in ds.dims:
-            stations = list(old["station"].values) + sorted(new_stations)
-            spos = [stations.index(s) for s in ds["station"].values]
-            s0, s1 = min(spos), max(spos) + 1
+        if stations is not None:
+            if len(new_records):
+                s0, s1 = 0, len(stations)
+            else:
+                spos = [stations.index(s) for s in ds["station"].values]
+                s0, s1 = min(spos), max(spos) + 1
             target["station"] = np.array(stations[s0:s1], dtype=object)
             region["station"] = slice(s0, s1)
-        new_r = ds.reindex(
-            target, fill_value={n: _fill_value(v.dtype) for n, v in ds.variables.items()}
-        )
+        new_r = ds.reindex(target, fill_value=_fills(ds))
+        old_r = old.reindex(target, fill_value=_fills(old))
         mask = presence(ds, rdim).reindex(target, fill_value=False)
+        merged = _merge(new_r, old_r, mask, rdim)
+        for name in old_r.data_vars:
+            if name not in merged:
+                merged[name] = old_r[name]
+        merged = merged.assign_coords(_merged_coords(old_r, new_r, old, target))
+        keep = [n for n in merged.variables if set(merged[n].dims) & set(region)]
+        merged = merged[[n for n in keep if n in merged.data_vars]].assign_coords(
+            {c: merged[c] for c in merged.coords if set(merged[c].dims) & set(region)}
+        )
         grow = bool(len(new_records) or new_stations)
+        if not grow and _equal(merged.compute(), old_r[list(merged.data_vars)].compute()):
+            return False
         journal = _journal.begin_inplace(self.path, group)
         try:
+            zgroup = zarr.open_group(self.path, path=group, mode="r+")
             if grow:
-                zgroup = zarr.open_group(self.path, path=group, mode="r+")
                 sizes = {rdim: len(index)}
                 if stations is not None:
                     sizes["station"] = len(stations)
@@ -453,43 +504,16 @@ class Store:
                     if shape != arr.shape:
                         arr.resize(shape)
                 # xarray's region writes leave index coordinates alone: write them here.
-                _write_index(zgroup[rdim], index, len(old.indexes[rdim]))
+                _write_index(zgroup[rdim], index, len(old_index))
                 if stations is not None and new_stations:
                     n_old = old.sizes["station"]
                     zgroup["station"][n_old:] = np.array(stations[n_old:], dtype=str)
-            current = xr.open_zarr(self.path, group=group, consolidated=False, chunks={})
-            old_r = current.isel(region).drop_vars([c for c in current.coords if c in target])
-            old_r = _as_object_strings(old_r)
-            merged = _merge(new_r, old_r.assign_coords({k: new_r[k] for k in target}), mask, rdim)
-            keep = [n for n in merged.variables if set(merged[n].dims) & set(region)]
-            merged = merged[[n for n in keep if n in merged.data_vars]].assign_coords(
-                {c: merged[c] for c in merged.coords if set(merged[c].dims) & set(region)}
-            )
-            if not grow and _equal(
-                merged.compute(), _as_object_strings(current.isel(region)).compute()
-            ):
-                _journal.commit(journal)
-                return False
-            merged = _align_dask(merged, rdim, record_chunk(current, rdim), offset=t0)
-            first = merged.drop_vars([PRESENCE_VAR], errors="ignore")
-            first.to_zarr(
-                self.path,
-                group=group,
-                region=region,
-                mode="r+",
-                consolidated=False,
-                safe_chunks=False,
-            )
+            merged = _align_dask(merged, rdim, _stored_chunk(zgroup, rdim), offset=t0)
+            kw = dict(group=group, region=region, mode="r+", consolidated=False, safe_chunks=False)
+            # The presence flag goes last: a cell is never marked valid before its data exist.
+            merged.drop_vars([PRESENCE_VAR], errors="ignore").to_zarr(self.path, **kw)
             if PRESENCE_VAR in merged:
-                merged[[PRESENCE_VAR]].to_zarr(
-                    self.path,
-                    group=group,
-                    region=region,
-                    mode="r+",
-                    consolidated=False,
-                    safe_chunks=False,
-                )
-            zgroup = zarr.open_group(self.path, path=group, mode="r+")
+                merged[[PRESENCE_VAR]].to_zarr(self.path, **kw)
             prev = zgroup.attrs.get("history", "")
             zgroup.attrs.update({"history": (prev + "\n" if prev else "") + f"{now_utc()} {line}"})
         except BaseException:
@@ -515,6 +539,25 @@ class Store:
             # Consolidated metadata is deliberate: it lets xr.open_zarr open without warnings.
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
             zarr.consolidate_metadata(self.path, zarr_format=3)
+
+
+def _sync_fill_values(root: Path) -> None:
+    """Make Zarr's fill value equal xarray's ``_FillValue`` for integer-encoded variables.
+
+    xarray keeps ``_FillValue`` (e.g. NaT as int64 min) as an attribute and leaves Zarr's own
+    fill value at 0; cells added later by resizing would then decode as 1970-01-01 rather
+    than missing. The staged copy is not live yet, so editing its metadata is safe.
+    """
+    import json
+
+    for meta_path in root.rglob("zarr.json"):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        fill = meta.get("attributes", {}).get("_FillValue")
+        if meta.get("node_type") != "array" or not isinstance(fill, int):
+            continue
+        if meta.get("data_type", "").startswith(("int", "uint")) and meta["fill_value"] != fill:
+            meta["fill_value"] = fill
+            meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 def _write_index(arr, index: pd.Index, start: int) -> None:

@@ -1,0 +1,45 @@
+"""Shared fixtures: the real instrument files in ../shared/data and small generated images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real files of ../shared/data (see its README); skip when they are not beside us."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real instrument files not found at {SHARED_DATA} (clone beside ../shared)")
+    return SHARED_DATA
+
+
+def write_png(path: Path, array: np.ndarray) -> Path:
+    """Write a gray (2-D) or RGB (3-D) uint8/uint16 array as PNG."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if array.dtype == np.uint16:
+        Image.fromarray(array, mode="I;16").save(path)
+    else:
+        Image.fromarray(array).save(path)
+    return path
+
+
+@pytest.fixture
+def uio_files(tmp_path: Path) -> list[Path]:
+    """Twelve small UiO-named gray PNGs: two stations, six minutes, jittered seconds."""
+    rng = np.random.default_rng(1)
+    files = []
+    for station in ("nya6", "lyr6"):
+        for minute in range(6):
+            second = int(rng.integers(0, 30))
+            name = f"{station}_20141201_17{minute:02d}{second:02d}_5577_cal.png"
+            image = rng.integers(0, 255, (24, 20), dtype=np.uint8)
+            files.append(write_png(tmp_path / "asim" / name, image))
+    return files
