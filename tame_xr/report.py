@@ -56,10 +56,10 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
 
     def skip(self, path: str | Path, reason: str) -> None:
-        """Record a skipped input and log it."""
+        """Record a skipped input (logged at debug level; :meth:`summary` tells the total)."""
         entry = Skipped(str(path), reason)
         self.skipped.append(entry)
-        log.warning("skipped %s", entry)
+        log.debug("skipped %s", entry)
 
     def extend(self, other: IngestReport) -> None:
         """Merge another report into this one."""

@@ -62,13 +62,14 @@ def check_complete(path: str | Path) -> None:
         raise BadInputError(path, "empty file (0 bytes)")
     with open(path, "rb") as fh:
         head = fh.read(8)
-        fh.seek(max(0, size - 12))
+        # IEND/EOI end the stream; some writers append a few bytes after them.
+        fh.seek(max(0, size - 1024))
         tail = fh.read()
     if head.startswith(_PNG_SIGNATURE):
         if _PNG_TRAILER not in tail:
             raise BadInputError(path, "truncated PNG (no IEND chunk at the end of the file)")
     elif head.startswith(_JPEG_SOI):
-        if _JPEG_EOI not in tail[-4:]:
+        if _JPEG_EOI not in tail:
             raise BadInputError(path, "truncated JPEG (no end-of-image marker)")
 
 
