@@ -31,9 +31,9 @@ import xarray as xr
 from . import _journal
 from ._version import __version__
 from .attrs import now_utc
+from .io.decode import IMAGE_CHUNK, image_chunk_rows
 
 RECORD_DIMS = ("time", "sample")
-IMAGE_CHUNK = 64
 TARGET_CHUNK_BYTES = 2**20
 PRESENCE_VAR = "valid"
 DATETIME_ENCODING = {"units": "microseconds since 1970-01-01", "dtype": "int64"}
@@ -52,9 +52,20 @@ def _is_image(var: xr.Variable) -> bool:
 
 
 def record_chunk(ds: xr.Dataset, rdim: str) -> int:
-    """Records per chunk: 64 for image groups, else about 1 MiB per station, a multiple of 64."""
-    if any(_is_image(v) for v in ds.data_vars.values()):
-        return IMAGE_CHUNK
+    """Records per chunk along ``rdim``.
+
+    Image groups: 64 images per chunk, fewer (a power of two) for images so large that a
+    chunk would pass 64 MiB (a 2832x2832 RGB camera gets 2). Other groups: about 1 MiB per
+    station, a multiple of 64.
+    """
+    images = [v for v in ds.data_vars.values() if _is_image(v)]
+    if images:
+        image_bytes = max(
+            v.dtype.itemsize
+            * int(np.prod([ds.sizes[d] for d in v.dims if d not in (rdim, "station")]))
+            for v in images
+        )
+        return image_chunk_rows(image_bytes)
     row_bytes = 1
     for var in ds.data_vars.values():
         if rdim in var.dims:

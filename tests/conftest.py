@@ -24,10 +24,7 @@ def write_png(path: Path, array: np.ndarray) -> Path:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    if array.dtype == np.uint16:
-        Image.fromarray(array, mode="I;16").save(path)
-    else:
-        Image.fromarray(array).save(path)
+    Image.fromarray(array).save(path)  # uint16 2-D arrays become mode "I;16"
     return path
 
 

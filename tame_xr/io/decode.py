@@ -23,6 +23,18 @@ _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
 
 
+IMAGE_CHUNK = 64
+MAX_IMAGE_CHUNK_BYTES = 64 * 2**20
+
+
+def image_chunk_rows(image_bytes: int) -> int:
+    """Images per chunk along time: 64, halved until a chunk is at most 64 MiB."""
+    rows = IMAGE_CHUNK
+    while rows > 1 and rows * image_bytes > MAX_IMAGE_CHUNK_BYTES:
+        rows //= 2
+    return rows
+
+
 @dataclass(frozen=True)
 class ImageHeader:
     """What a file's header says: array shape as decoded, dtype and Pillow mode."""

@@ -27,10 +27,8 @@ import xarray as xr
 from ..attrs import TIME_ATTRS, group_attrs
 from ..report import BadInputError, IngestReport, Skipped, warn_skipped
 from ..stations import Station, normalise_station, station_coords, station_table
-from .decode import ImageHeader, lazy_image_stack, read_header
+from .decode import ImageHeader, image_chunk_rows, lazy_image_stack, read_header
 from .patterns import UIO_PATTERN, FilenamePattern
-
-IMAGE_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -230,7 +228,8 @@ def scan_to_dataset(
         paths[i, j] = e.path
         exposure[i, j] = e.exposure.to_datetime64()
     valid = paths != None  # noqa: E711  (elementwise test on an object array)
-    image = lazy_image_stack(paths, scan.shape, scan.dtype, chunks=(IMAGE_CHUNK, 1))
+    rows = image_chunk_rows(int(np.prod(scan.shape)) * scan.dtype.itemsize)
+    image = lazy_image_stack(paths, scan.shape, scan.dtype, chunks=(rows, 1))
     dims = ("time", "station", "y", "x") + (("channel",) if len(scan.shape) == 3 else ())
     wavelength = scan.product if scan.product.isdigit() else None
     image_attrs = {
