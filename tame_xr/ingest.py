@@ -23,7 +23,7 @@ from .io.patterns import UIO_PATTERN, FilenamePattern
 from .report import IngestReport
 from .store import Store
 
-BATCH_BYTES = 256 * 2**20
+BATCH_BYTES = 128 * 2**20
 IMAGE_KINDS = ("images", "asim")
 
 
@@ -45,7 +45,7 @@ def ingest(
     Parameters
     ----------
     kind
-        ``"images"`` (alias ``"asim"``) or ``"oath"``.
+        ``"images"`` (alias ``"asim"``), ``"themis"`` (raw THEMIS PGM files) or ``"oath"``.
     files
         Paths, a glob pattern or a directory (for ``"oath"``: the OATH root or its tarball).
     store
@@ -66,6 +66,13 @@ def ingest(
     store = _as_store(store)
     if kind in IMAGE_KINDS:
         return ingest_images(files, store, group, progress=progress, **kw)
+    if kind == "themis":
+        from .io.themis import read_themis
+
+        report = IngestReport(group=group or "asim/themis")
+        ds = read_themis(files, report=report, **kw)
+        store.write(ds, report.group, history="ingested THEMIS raw files")
+        return report
     if kind == "oath":
         from .io.oath import read_oath
 
@@ -73,7 +80,7 @@ def ingest(
         ds = read_oath(files, report=report, **kw)
         store.write(ds, report.group, history=f"ingested OATH from {files}")
         return report
-    raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + ('oath',)}")
+    raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + ('themis', 'oath')}")
 
 
 def _wavelengths(paths: list[str], pattern: str | None) -> list[str]:

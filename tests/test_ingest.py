@@ -130,3 +130,35 @@ def test_ingest_oath_mini(shared_data, tmp_path):
 def test_unknown_kind(tmp_path):
     with pytest.raises(ValueError, match="unknown kind"):
         tame_xr.ingest("radar", [], tmp_path / "s.zarr")
+
+
+def test_ingest_real_themis(shared_data, tmp_path):
+    store = tame_xr.Store(tmp_path / "s.zarr")
+    report = tame_xr.ingest("themis", shared_data / "asim" / "themis_pgm", store)
+    assert report.ok
+    ds = xr.open_zarr(store.path, group="asim/themis")
+    assert ds.sizes["time"] == 40 and ds["image"].dtype == np.uint16
+
+
+def test_ingest_generated_sample_matches_truth(tmp_path):
+    import pandas as pd
+
+    from tame_xr.sample import write_sample
+
+    paths = write_sample(tmp_path / "sample", seed=3, nights=1, image_size=48, oath_per_class=2)
+    truth = pd.read_csv(paths["truth"][0], parse_dates=["time", "exposure_time"])
+    store = tame_xr.Store(tmp_path / "s.zarr")
+    report = tame_xr.ingest("images", paths["asim"], store)
+    assert report.ok and len(report.added) == len(truth)
+    ds = store.open("asim/5577").load()
+    assert sorted(ds["station"].values) == sorted(truth["station"].unique())
+    for row in truth.sample(40, random_state=0).itertuples():
+        cell = ds.sel(time=row.time, station=row.station)
+        assert (
+            bool(cell["valid"])
+            and cell["exposure_time"].values == row.exposure_time.to_datetime64()
+        )
+    # the gap the generator leaves is a gap in the store, not a silent fill
+    assert int(ds["valid"].sum()) == len(truth) < ds["valid"].size
+    oath = tame_xr.ingest("oath", paths["oath"][0], store)
+    assert oath.ok and store.open("oath").sizes["sample"] == 12

@@ -19,8 +19,11 @@ from tame_xr.store import Store
 T0 = pd.Timestamp("2014-12-01T23:55")  # batches straddle midnight
 
 
-def grid_dataset(cells: dict[tuple[int, str], int], station_order: list[str] | None = None,
-                 time_order: list[int] | None = None) -> xr.Dataset:
+def grid_dataset(
+    cells: dict[tuple[int, str], int],
+    station_order: list[str] | None = None,
+    time_order: list[int] | None = None,
+) -> xr.Dataset:
     """A small image-like dataset holding ``cells`` {(minute, station): value}."""
     minutes = sorted({m for m, _ in cells}) if time_order is None else time_order
     stations = sorted({s for _, s in cells}) if station_order is None else station_order
@@ -95,7 +98,9 @@ def test_write_is_idempotent_bytes(tmp_path):
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_invalid_cells_do_not_overwrite(tmp_path):
@@ -171,8 +176,12 @@ def test_groups_and_open_selection(tmp_path):
     store.write(grid_dataset({(m, "nya"): m + 1 for m in range(10)}), "asim/5577")
     store.write(grid_dataset({(0, "lyr"): 1}), "asim/6300")
     assert store.groups() == ["asim/5577", "asim/6300"]
-    sub = store.open("asim/5577", start=T0 + pd.Timedelta(minutes=2),
-                     end=T0 + pd.Timedelta(minutes=4), station="nya")
+    sub = store.open(
+        "asim/5577",
+        start=T0 + pd.Timedelta(minutes=2),
+        end=T0 + pd.Timedelta(minutes=4),
+        station="nya",
+    )
     assert sub.sizes["time"] == 3  # inclusive bounds
     with warnings.catch_warnings():
         warnings.simplefilter("error")
