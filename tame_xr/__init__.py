@@ -1,16 +1,23 @@
 """tame_xr: the TAME aurora-image method as an xarray/Zarr data layer."""
 
+from . import accessor as _accessor  # noqa: F401  (registers ds.tame)
 from ._version import __version__
+from .classify import OathClassifier
+from .features import extract_features
 from .fetch import fetch_oath
 from .ingest import ingest
 from .io.images import read_images
 from .io.oath import read_oath
+from .quick import classify_files
 from .report import BadInputError, IngestReport, Skipped, SkippedInputWarning
 from .store import Store
 
 __all__ = [
     "__version__",
+    "OathClassifier",
     "Store",
+    "classify_files",
+    "extract_features",
     "fetch_oath",
     "ingest",
     "read_images",

@@ -40,3 +40,32 @@ def uio_files(tmp_path: Path) -> list[Path]:
             image = rng.integers(0, 255, (24, 20), dtype=np.uint8)
             files.append(write_png(tmp_path / "asim" / name, image))
     return files
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> dict:
+    """The generated sample (one night, small season images, 30 OATH images per class)."""
+    from tame_xr.sample import write_sample
+
+    root = tmp_path_factory.mktemp("sample")
+    return write_sample(root, seed=0, nights=1, image_size=64, oath_per_class=30)
+
+
+@pytest.fixture(scope="session")
+def sample_oath_features(sample_dir):
+    """Default-backbone features of the sample's OATH-layout set (computed once)."""
+    import tame_xr
+
+    ds = tame_xr.read_oath(sample_dir["oath"][0])
+    return tame_xr.extract_features(ds).compute()
+
+
+@pytest.fixture(scope="session")
+def sample_classifier(sample_oath_features, tmp_path_factory):
+    """A classifier fitted on the sample's train split, saved to a file."""
+    from tame_xr.classify import fit_oath_classifier
+
+    clf = fit_oath_classifier(sample_oath_features)
+    path = tmp_path_factory.mktemp("clf") / "sample_svm.skops"
+    clf.save(path)
+    return clf, path
