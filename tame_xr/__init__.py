@@ -3,6 +3,7 @@
 from . import accessor as _accessor  # noqa: F401  (registers ds.tame)
 from ._version import __version__
 from .classify import OathClassifier
+from .compare import compare_backbones
 from .features import extract_features
 from .fetch import fetch_oath
 from .ingest import ingest
@@ -17,6 +18,7 @@ __all__ = [
     "OathClassifier",
     "Store",
     "classify_files",
+    "compare_backbones",
     "extract_features",
     "fetch_oath",
     "ingest",

@@ -22,9 +22,11 @@ threaded dask scheduler share one model; :func:`load_count` counts the real load
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -105,8 +107,7 @@ class Backbone:
         """
         cuda = self.device.type == "cuda"
         x = x.to(self.device, dtype=torch.float32, non_blocking=True)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         use_autocast = cuda and (self.autocast if autocast is None else autocast)
         with (
             torch.inference_mode(),
@@ -263,9 +264,9 @@ def load_backbone(
             model, path, sha256, input_size = _load_torchvision(name)
         n_features = _pooled(model, name) if layer == "pooled" else _n_logits(model, name)
         model.eval().requires_grad_(False)
-        model = model.to(dev)
-        if dev.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        # Channels-last on CPU too: oneDNN's depthwise convolutions run ~1.7x faster so.
+        model = model.to(dev).to(memory_format=torch.channels_last)
+        _tune_malloc()
         backbone = Backbone(
             name=name,
             layer=layer,
@@ -280,6 +281,34 @@ def load_backbone(
         _CACHE[key] = backbone
         LOAD_COUNT += 1
         return backbone
+
+
+def _tune_malloc() -> None:
+    """Keep glibc from returning every large tensor's memory to the OS after each batch.
+
+    By default glibc serves allocations above 128 KiB-32 MiB with mmap and gives them back
+    with munmap, so each forward pass page-faults its activations in again: on a 2-core
+    machine half of EfficientNet-Lite0's CPU time went to the kernel. Raising the mmap and
+    trim thresholds lets freed blocks be reused. Only on glibc; elsewhere nothing happens.
+    Called when the first model is loaded, before the thread that runs torch exists.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or not sys.platform.startswith("linux"):
+        return
+    _MALLOC_TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+        # Threads other than the main one get their own arenas, whose heaps are capped at
+        # 64 MiB: activations larger than that are mmap-ed afresh each time whatever the
+        # threshold. One arena for all threads keeps big blocks reusable.
+        libc.mallopt(-8, 1)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+_MALLOC_TUNED = False
 
 
 def _sha256(path: str | os.PathLike) -> str:

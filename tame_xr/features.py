@@ -16,6 +16,9 @@ bf16 autocast; features then agree with fp32 CPU results to the tolerance stated
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import xarray as xr
 
@@ -25,6 +28,20 @@ IMAGE_CORE_DIMS = ("y", "x")
 #: Agreement of CUDA (bf16 autocast) features with fp32 CPU features, relative to the
 #: features' overall scale: max |gpu - cpu| / max |cpu|.
 CUDA_TOLERANCE = 0.05
+# torch already spreads one forward pass over all cores (or the GPU). Called from several dask
+# threads, each calling thread gets its own OpenMP pool, and the pools' spinning workers fight
+# for the cores (3x slower than one thread on 2 cores). So the torch part of every task runs on
+# one thread per process; tasks still overlap their reading and decompression.
+_TORCH_THREAD: ThreadPoolExecutor | None = None
+_TORCH_THREAD_LOCK = threading.Lock()
+
+
+def _torch_thread() -> ThreadPoolExecutor:
+    global _TORCH_THREAD
+    with _TORCH_THREAD_LOCK:
+        if _TORCH_THREAD is None:
+            _TORCH_THREAD = ThreadPoolExecutor(1, thread_name_prefix="tame_xr-torch")
+        return _TORCH_THREAD
 
 
 def _image_array(images: xr.Dataset | xr.DataArray) -> tuple[xr.DataArray, xr.DataArray | None]:
@@ -48,10 +65,8 @@ def _extract_block(
     n_core: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and statistics of a block of images (leading dims any, image dims last)."""
-    import torch
-
     from .backbones import load_backbone
-    from .preprocess import STATISTICS, image_statistics, preprocess
+    from .preprocess import STATISTICS
 
     model = load_backbone(backbone, layer=layer, device=device)
     lead = image.shape[: image.ndim - n_core]
@@ -60,6 +75,24 @@ def _extract_block(
     feats = np.full((len(flat), model.n_features), np.nan, dtype=np.float32)
     stats = np.full((len(flat), len(STATISTICS)), np.nan, dtype=np.float32)
     index = np.flatnonzero(ok)
+    if threading.current_thread().name.startswith("tame_xr-torch"):
+        _run_batches(model, flat, index, feats, stats, batch_size, channel)
+    else:
+        job = _torch_thread().submit(
+            _run_batches, model, flat, index, feats, stats, batch_size, channel
+        )
+        job.result()
+    return (
+        feats.reshape(*lead, model.n_features),
+        stats.reshape(*lead, len(STATISTICS)),
+    )
+
+
+def _run_batches(model, flat, index, feats, stats, batch_size, channel) -> None:
+    import torch
+
+    from .preprocess import image_statistics, preprocess
+
     for start in range(0, len(index), batch_size):
         take = index[start : start + batch_size]
         batch = torch.from_numpy(np.ascontiguousarray(flat[take]))
@@ -68,10 +101,6 @@ def _extract_block(
         pixels = preprocess(batch, channel=channel)
         feats[take] = model.forward(pixels).float().cpu().numpy()
         stats[take] = image_statistics(batch, channel=channel).cpu().numpy()
-    return (
-        feats.reshape(*lead, model.n_features),
-        stats.reshape(*lead, len(STATISTICS)),
-    )
 
 
 def extract_features(

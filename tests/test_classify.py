@@ -136,3 +136,27 @@ def test_accessor_classify_season(sample_dir, sample_classifier):
     out = season.tame.classify(clf)
     assert out["proba"].dims == ("time", "station", "label")
     assert (out["predicted"].values[~season["valid"].values] == -1).all()
+
+
+def test_compare_backbones(sample_dir, tmp_path, monkeypatch):
+    import torch
+    import torchvision
+
+    from tame_xr import backbones
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = backbones.torchvision_weights_path("shufflenet_v2_x1_0")
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.shufflenet_v2_x1_0(weights=None).state_dict(), path)
+    oath = tame_xr.read_oath(sample_dir["oath"][0]).isel(sample=slice(0, 90))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the stand-in weights' hash differs
+        table = tame_xr.compare_backbones(
+            ["efficientnet_lite0", "shufflenet_v2_x1_0"], oath, n_splits=3
+        )
+    assert list(table["backbone"].values) == ["efficientnet_lite0", "shufflenet_v2_x1_0"]
+    assert (table["images_per_s"] > 0).all() and (table["peak_memory_mb"] >= 0).all()
+    assert ((table["acc6_mean"] >= 0) & (table["acc6_mean"] <= 1)).all()
+    # pretrained features separate the sample's classes; random-init ones do worse
+    assert float(table["acc6_mean"][0]) > 0.8
+    assert float(table["acc6_mean"][0]) > float(table["acc6_mean"][1])
