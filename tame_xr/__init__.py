@@ -9,6 +9,7 @@ from .fetch import fetch_oath
 from .ingest import ingest
 from .io.images import read_images
 from .io.oath import read_oath
+from .join import join_nearest
 from .quick import classify_files
 from .report import BadInputError, IngestReport, Skipped, SkippedInputWarning
 from .store import Store
@@ -22,6 +23,7 @@ __all__ = [
     "extract_features",
     "fetch_oath",
     "ingest",
+    "join_nearest",
     "read_images",
     "read_oath",
     "BadInputError",

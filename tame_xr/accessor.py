@@ -32,3 +32,9 @@ class TameAccessor:
             backbone = classifier.feature_attrs_.get("backbone", "efficientnet_lite0")
             ds = self.features(backbone, **kw)
         return classifier.classify(ds)
+
+    def join_nearest(self, right: xr.Dataset, tolerance, variables=None, **kw) -> xr.Dataset:
+        """:func:`tame_xr.join_nearest` with this Dataset on the left."""
+        from .join import join_nearest
+
+        return join_nearest(self._ds, right, tolerance, variables, **kw)
