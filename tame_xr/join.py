@@ -80,18 +80,34 @@ def _nearest_one(
     if mask is not None:
         right = right.isel({dim: np.flatnonzero(mask)})
     right = right[names]
-    order = np.argsort(left_index.values, kind="stable")
-    query = left_index[order]
-    source = xr.DataArray(right.indexes[dim], dims=dim, coords={dim: right.indexes[dim]})
-    right = right.assign(_source_time=source)
-    joined = right.reindex({dim: query}, method="nearest", tolerance=_tolerance(tolerance, query))
-    restore = np.empty_like(order)
-    restore[order] = np.arange(len(order))
-    joined = joined.isel({dim: restore}).assign_coords({dim: left_index})
-    diff = joined["_source_time"] - joined[dim]
-    return joined.drop_vars("_source_time").assign(
-        {difference_name: diff.assign_attrs(long_name=f"time of the joined value minus {dim}")}
+    if right.sizes[dim] == 0:
+        return _empty_like(left_index, right, dim, names, difference_name)
+    right_index = right.indexes[dim]
+    if left_index.is_monotonic_increasing:
+        order, query = None, left_index
+    else:
+        order = np.argsort(np.asarray(left_index), kind="quicksort")
+        query = left_index[order]
+    # The index engine behind xarray's sel/reindex(method="nearest", tolerance=...), asked
+    # once: the same positions give the values and the times they come from.
+    position = right_index.get_indexer(
+        query, method="nearest", tolerance=_tolerance(tolerance, query)
     )
+    if order is not None:
+        restored = np.empty_like(position)
+        restored[order] = position
+        position = restored
+    found = position >= 0
+    take = np.where(found, position, 0)
+    joined = right.isel({dim: take}).drop_vars(dim).assign_coords({dim: left_index})
+    if not found.all():
+        joined = joined.where(xr.DataArray(found, dims=dim, coords={dim: left_index}))
+    source = np.asarray(right_index)[take]
+    diff = source - np.asarray(left_index)
+    if not found.all():
+        diff = np.where(found, diff, np.timedelta64("NaT"))
+    attrs = {"long_name": f"time of the joined value minus {dim}"}
+    return joined.assign({difference_name: (dim, np.asarray(diff), attrs)})
 
 
 def join_nearest(
@@ -164,11 +180,7 @@ def join_nearest(
                 sub = right.sel(station=target, drop=True)
             else:
                 sub = right.isel(station=0, drop=True).isel({dim: slice(0, 0)})
-            part = (
-                _nearest_one(left_index, sub, dim, tolerance, names, difference_name)
-                if (sub.sizes[dim])
-                else _empty_like(left_index, sub, dim, names, difference_name)
-            )
+            part = _nearest_one(left_index, sub, dim, tolerance, names, difference_name)
             parts.append(part)
         joined = (
             xr.concat(parts, dim="station", coords="minimal", compat="override", join="override")
