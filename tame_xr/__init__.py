@@ -2,6 +2,7 @@
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.tame)
 from ._version import __version__
+from .catalog import write_catalog
 from .classify import OathClassifier
 from .compare import compare_backbones
 from .features import extract_features
@@ -26,6 +27,7 @@ __all__ = [
     "join_nearest",
     "read_images",
     "read_oath",
+    "write_catalog",
     "BadInputError",
     "IngestReport",
     "Skipped",
