@@ -13,7 +13,7 @@ from .io.oath import read_oath
 from .join import join_nearest
 from .quick import classify_files
 from .report import BadInputError, IngestReport, Skipped, SkippedInputWarning
-from .store import Store
+from .store import Store, select
 
 __all__ = [
     "__version__",
@@ -27,6 +27,7 @@ __all__ = [
     "join_nearest",
     "read_images",
     "read_oath",
+    "select",
     "write_catalog",
     "BadInputError",
     "IngestReport",

@@ -344,11 +344,7 @@ class Store:
         ds = _as_object_strings(ds)
         small = [c for c, v in ds.coords.items() if v.ndim == 1 and v.dims[0] not in RECORD_DIMS]
         ds = ds.assign_coords({c: ds[c].load() for c in small})  # station tables: tiny, used often
-        if start is not None or end is not None:
-            ds = ds.sel(time=slice(start, end))
-        if station is not None:
-            ds = ds.sel(station=[station] if isinstance(station, str) else list(station))
-        return ds
+        return select(ds, start=start, end=end, station=station)
 
     # ----------------------------------------------------------------- writing
     def write(self, ds: xr.Dataset, group: str, *, history: str | None = None) -> dict:
@@ -593,6 +589,30 @@ def _sync_fill_values(root: Path) -> None:
         if meta.get("data_type", "").startswith(("int", "uint")) and meta["fill_value"] != fill:
             meta["fill_value"] = fill
             meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def select(
+    ds: xr.Dataset,
+    *,
+    start=None,
+    end=None,
+    station: str | Sequence[str] | None = None,
+) -> xr.Dataset:
+    """Times between ``start`` and ``end`` (both inclusive) and the given station(s), lazily.
+
+    Bounds are anything pandas parses as a time (``"2014-12-01T20:00"``); a bound of just a
+    date (``"2014-12-01"``) as ``end`` includes that whole day, as in pandas. A single station
+    code keeps the ``station`` dimension (length 1).
+    """
+    if start is not None or end is not None:
+        ds = ds.sel(time=slice(start, end))
+    if station is not None:
+        codes = [station] if isinstance(station, str) else list(station)
+        unknown = [c for c in codes if c not in set(ds["station"].values)]
+        if unknown:
+            raise KeyError(f"no station {unknown}; stations are {list(ds['station'].values)}")
+        ds = ds.sel(station=codes)
+    return ds
 
 
 def _write_index(arr, index: pd.Index, start: int) -> None:

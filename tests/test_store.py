@@ -189,3 +189,14 @@ def test_groups_and_open_selection(tmp_path):
     assert plain.sizes["time"] == 10
     with pytest.raises(KeyError, match="no group"):
         store.open("nope")
+
+
+def test_select_bounds_inclusive_and_unknown_station(tmp_path):
+    from tame_xr import select
+
+    ds = grid_dataset({(m, s): m + 1 for m in range(10) for s in ("nya", "lyr")})
+    sub = select(ds, start=T0 + pd.Timedelta(minutes=3), end=T0 + pd.Timedelta(minutes=5))
+    assert sub.sizes["time"] == 3
+    assert select(ds, station="nya").sizes["station"] == 1
+    with pytest.raises(KeyError, match="no station"):
+        select(ds, station="xyz")
