@@ -1,4 +1,4 @@
-"""Helpers of :mod:`tame_xr.io.magnetometer`: one file → :class:`Part` records.
+r"""Helpers of :mod:`tame_xr.io.magnetometer`: one IAGA-2002 or IMAGE file → :class:`Part`\s.
 
 Every reader turns one file into one :class:`Part` per station (times, and the components
 ``X, Y, Z, H, D, F`` and optionally ``G`` as float64 arrays). Problems raise
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +24,7 @@ from ..stations import Station
 #: (|D| <= 10,800 arc-minutes) comes near it.
 SENTINEL = 88888.0
 
-_VECTOR_SETS = {
-    frozenset("XYZ"): "XYZ",
-    frozenset("HDZ"): "HDZ",
-    frozenset("HDI"): "HDI",
-}
+_VECTOR_SETS = {frozenset("XYZ"), frozenset("HDZ"), frozenset("HDI")}
 _SCALARS = "FGS"
 _KNOWN_KEYS = (
     "Format",
@@ -211,14 +208,15 @@ def parse_iaga2002(path: str) -> Part:
     start = None
     for n, raw in enumerate(lines, start=1):
         body = raw.rstrip()
-        body = body[:-1].rstrip() if body.endswith("|") else body
+        bar = body.endswith("|")
+        body = body[:-1].rstrip() if bar else body
         text = body.strip()
         if not text or text.startswith("#"):
             continue
         if text.upper().startswith("DATE"):
             start = n
             break
-        if not raw.startswith(" "):
+        if not (raw.startswith(" ") or bar):  # header records: " Keyword   value   |"
             raise BadInputError(
                 path,
                 f"line {n}: {raw[:40]!r} is not an IAGA-2002 header record (a space, a keyword, "
@@ -315,3 +313,112 @@ def station_from_meta(code: str, meta: dict, base: Station | None) -> Station:
         longitude=meta.get("longitude", base.longitude if base else nan),
         altitude=meta.get("altitude", base.altitude if base else nan),
     )
+
+
+# ----------------------------------------------------------------------------- IMAGE
+_TIME_WORDS = ["YYYY", "MM", "DD", "HH", "MM", "SS"]
+_TIME_WIDTHS = (4, 3, 3, 3, 3, 3)
+_FIRST_WIDTH, _NEXT_WIDTH = 11, 8
+_JOINED_LABEL = re.compile(r"^([A-Za-z0-9]+)[_:-]([XYZxyz])$")
+
+
+def _image_labels(path: str, n: int, words: list[str]) -> list[tuple[str, str]]:
+    labels: list[tuple[str, str]] = []
+    i = 0
+    while i < len(words):
+        joined = _JOINED_LABEL.match(words[i])
+        if joined:
+            labels.append((joined.group(1).lower(), joined.group(2).upper()))
+            i += 1
+        elif i + 1 < len(words) and words[i + 1].upper() in ("X", "Y", "Z"):
+            labels.append((words[i].lower(), words[i + 1].upper()))
+            i += 2
+        else:
+            raise BadInputError(
+                path,
+                f"line {n}: cannot read column label {' '.join(words[i : i + 2])!r}: expected a "
+                "station code and a component X, Y or Z (like 'NAL X')",
+            )
+    if not labels:
+        raise BadInputError(path, f"line {n}: header row names no station columns")
+    if len(set(labels)) != len(labels):
+        dup = next(lab for lab, k in Counter(labels).items() if k > 1)
+        raise BadInputError(path, f"line {n}: column {dup[0].upper()} {dup[1]} appears twice")
+    return labels
+
+
+def _image_row(line: str, ncols: int) -> list[float] | None:
+    """Time fields and values of one data row, blank-separated or fixed-width (or None)."""
+    words = line.split()
+    if len(words) == 6 + ncols:
+        try:
+            return [float(w) for w in words]
+        except ValueError:
+            pass
+    widths = [*_TIME_WIDTHS, _FIRST_WIDTH] + [_NEXT_WIDTH] * (ncols - 1)
+    if len(line.rstrip()) <= sum(widths[:-1]):
+        return None
+    out, pos = [], 0
+    for width in widths:
+        try:
+            out.append(float(line[pos : pos + width]))
+        except ValueError:
+            return None
+        pos += width
+    return out
+
+
+def parse_image(path: str) -> list[Part]:
+    """Read one IMAGE text file (see :func:`tame_xr.io.magnetometer.read_image_magnetometer`)."""
+    lines = read_lines(path)
+    start = next(
+        (n for n, ln in enumerate(lines, 1) if [w.upper() for w in ln.split()[:6]] == _TIME_WORDS),
+        None,
+    )
+    if start is None:
+        raise BadInputError(
+            path, "no header row 'YYYY MM DD HH MM SS NAL X ...': not an IMAGE magnetometer file"
+        )
+    labels = _image_labels(path, start, lines[start - 1].split()[6:])
+    rows, where = [], []
+    for n, line in enumerate(lines[start:], start=start + 1):
+        text = line.strip()
+        if not text or set(text) <= {"-", " "}:
+            continue
+        row = _image_row(line, len(labels))
+        if row is None:
+            words = text.split()
+            bad = [w for w in words if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)", w)]
+            what = (
+                f"{bad[0]!r} is not a number"
+                if bad
+                else f"{'truncated data line' if len(words) < 6 + len(labels) else 'wrong column count'}"
+                f": {len(words)} fields, expected {6 + len(labels)} (6 time fields and "
+                f"{len(labels)} values)"
+            )
+            raise BadInputError(path, f"line {n}: {what}")
+        rows.append(row)
+        where.append(n)
+    if not rows:
+        raise BadInputError(path, f"line {start}: header without any data lines")
+    table = np.asarray(rows)
+    fields = table[:, :6]
+    if np.any(fields != np.round(fields)):
+        k = int(np.flatnonzero(np.any(fields != np.round(fields), axis=1))[0])
+        raise BadInputError(path, f"line {where[k]}: time fields must be whole numbers")
+    parts = dict(zip(["year", "month", "day", "hour", "minute", "second"], fields.T, strict=True))
+    times = pd.to_datetime(pd.DataFrame(parts).astype("int64"), errors="coerce")
+    if times.isna().any():
+        k = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise BadInputError(path, f"line {where[k]}: not a valid date and time")
+    times = times.to_numpy().astype("datetime64[ns]")
+    check_times(path, times, np.asarray(where))
+    values = clean(table[:, 6:])
+    nan = np.full(times.size, np.nan)
+    out = []
+    for code in dict.fromkeys(code for code, _ in labels):
+        comp = {c: values[:, k] for k, (s, c) in enumerate(labels) if s == code}
+        xyz = from_xyz(comp.get("X", nan), comp.get("Y", nan), comp.get("Z", nan))
+        xyz["F"] = nan
+        out.append(Part(path, code, times, xyz, reported="XYZ", cadence=infer_cadence(times)))
+    return out
