@@ -9,6 +9,7 @@ are not decoded again, so re-ingesting the same files changes nothing and costs 
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,15 @@ from .report import IngestReport
 from .store import Store
 
 BATCH_BYTES = 128 * 2**20
+#: kind → (module, reader function, default group). Each reader takes ``(files, report=...)``.
+READERS = {
+    "themis": (".io.themis", "read_themis", "asim/themis"),
+    "oath": (".io.oath", "read_oath", "oath"),
+    "iaga2002": (".io.magnetometer", "read_iaga2002", "magnetometer"),
+    "image_magnetometer": (".io.magnetometer", "read_image_magnetometer", "magnetometer"),
+    "pangaea_ceilometer": (".io.ceilometer", "read_pangaea_ceilometer", "ceilometer"),
+    "chm15k": (".io.ceilometer", "read_chm15k", "ceilometer"),
+}
 IMAGE_KINDS = ("images", "asim")
 
 
@@ -45,13 +55,17 @@ def ingest(
     Parameters
     ----------
     kind
-        ``"images"`` (alias ``"asim"``), ``"themis"`` (raw THEMIS PGM files) or ``"oath"``.
+        ``"images"`` (alias ``"asim"``, UiO/KHO/TREx-style image files), or one of
+        :data:`READERS`: ``"themis"`` (raw THEMIS PGM), ``"oath"`` (OATH directory or
+        tarball), ``"iaga2002"``, ``"image_magnetometer"``, ``"pangaea_ceilometer"``,
+        ``"chm15k"``.
     files
         Paths, a glob pattern or a directory (for ``"oath"``: the OATH root or its tarball).
     store
         A :class:`~tame_xr.Store` or its path.
     group
-        Target group; default ``"asim/<product>"`` for images, ``"oath"`` for OATH.
+        Target group; default ``"asim/<product>"`` for images, else the reader's group
+        (``"oath"``, ``"magnetometer"``, ``"ceilometer"``, ``"asim/themis"``).
     progress
         Show a progress bar.
     **kw
@@ -66,21 +80,14 @@ def ingest(
     store = _as_store(store)
     if kind in IMAGE_KINDS:
         return ingest_images(files, store, group, progress=progress, **kw)
-    if kind == "themis":
-        from .io.themis import read_themis
-
-        report = IngestReport(group=group or "asim/themis")
-        ds = read_themis(files, report=report, **kw)
-        store.write(ds, report.group, history="ingested THEMIS raw files")
+    if kind in READERS:
+        module, function, default_group = READERS[kind]
+        reader = getattr(importlib.import_module(module, __package__), function)
+        report = IngestReport(group=group or default_group)
+        ds = reader(files, report=report, **kw)
+        store.write(ds, report.group, history=f"ingested {kind} files")
         return report
-    if kind == "oath":
-        from .io.oath import read_oath
-
-        report = IngestReport(group=group or "oath")
-        ds = read_oath(files, report=report, **kw)
-        store.write(ds, report.group, history=f"ingested OATH from {files}")
-        return report
-    raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + ('themis', 'oath')}")
+    raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + tuple(READERS)}")
 
 
 def _wavelengths(paths: list[str], pattern: str | None) -> list[str]:

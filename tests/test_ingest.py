@@ -162,3 +162,12 @@ def test_ingest_generated_sample_matches_truth(tmp_path):
     assert int(ds["valid"].sum()) == len(truth) < ds["valid"].size
     oath = tame_xr.ingest("oath", paths["oath"][0], store)
     assert oath.ok and store.open("oath").sizes["sample"] == 12
+
+
+def test_ingest_real_iaga2002(shared_data, tmp_path):
+    store = tame_xr.Store(tmp_path / "s.zarr")
+    report = tame_xr.ingest("iaga2002", shared_data / "magn" / "iaga2002", store)
+    assert report.ok and report.group == "magnetometer"
+    ds = xr.open_zarr(store.path, group="magnetometer")
+    assert ds.sizes["time"] == 2880 and list(ds["station"].values) == ["bou"]
+    assert ds["X"].attrs["units"] == "nT"
