@@ -171,3 +171,12 @@ def test_ingest_real_iaga2002(shared_data, tmp_path):
     ds = xr.open_zarr(store.path, group="magnetometer")
     assert ds.sizes["time"] == 2880 and list(ds["station"].values) == ["bou"]
     assert ds["X"].attrs["units"] == "nT"
+
+
+def test_ingest_real_chm15k(shared_data, tmp_path):
+    store = tame_xr.Store(tmp_path / "s.zarr")
+    report = tame_xr.ingest("chm15k", shared_data / "ceil" / "chm15k", store)
+    assert report.ok and report.group == "ceilometer"
+    ds = store.open("ceilometer")
+    assert ds.sizes["time"] == 10 and bool(ds["valid"].all())
+    assert not bool(ds["cloud_detected"].any())  # the file has no cloud: -1 is "no cloud"
