@@ -22,6 +22,7 @@ from .catalog import write_catalog
 from .classify import fit_oath_classifier
 from .features import extract_features
 from .ingest import ingest
+from .join import join_nearest
 from .sample import write_sample
 from .store import Store
 
@@ -53,6 +54,29 @@ def season_accuracy(classes: xr.Dataset, truth_csv: Path) -> float:
     return float(np.mean(got == truth["class6"].values))
 
 
+def summarize_joins(store: Store) -> str:
+    """Join classes with ceilometer and magnetometer (60 s) and describe what they show."""
+    classes = store.open("classes/5577")
+    ceil = join_nearest(classes, store.open("ceilometer"), "60s", ["cbh", "cloud_detected"])
+    mag = join_nearest(classes, store.open("magnetometer"), "60s", ["X"])
+    valid = classes["valid"].values
+    has_ceil = ceil["time_difference"].notnull().values & valid
+    cloudy = ceil["proba"].sel(label="cloudy").values
+    low_cloud = (ceil["cbh"] < 2000).values
+    x = mag["X"] - mag["X"].mean("time")
+    aurora = (classes["predicted"] >= 0) & (classes["predicted"] <= 2)
+    x_aurora = float(x.where(aurora).mean())
+    x_quiet = float(x.where(~aurora & classes["valid"]).mean())
+    return (
+        f"joins (nearest within 60 s):\n"
+        f"  ceilometer value for {has_ceil.sum()} of {valid.sum()} images; mean P(cloudy) "
+        f"{np.nanmean(cloudy[has_ceil & low_cloud]):.2f} under low cloud (CBH < 2000 m) vs "
+        f"{np.nanmean(cloudy[has_ceil & ~low_cloud]):.2f} otherwise\n"
+        f"  magnetometer X minus its mean: {x_aurora:.0f} nT at images classified aurora, "
+        f"{x_quiet:.0f} nT at the others"
+    )
+
+
 def run(data: Path, output: Path, seed: int = 0) -> Store:
     """Generate the sample, ingest it and print a summary; returns the store."""
     started = time.perf_counter()
@@ -65,8 +89,13 @@ def run(data: Path, output: Path, seed: int = 0) -> Store:
     print(f"ingesting into {store.path} ...", flush=True)
     report = ingest("images", paths["asim"], store, progress=True, license=SAMPLE_LICENSE)
     print(report.summary(max_lines=5))
-    report = ingest("oath", paths["oath"][0], store, progress=True)
-    print(report.summary(max_lines=5))
+    for kind, files in (
+        ("oath", paths["oath"][0]),
+        ("iaga2002", paths["magnetometer"]),
+        ("pangaea_ceilometer", paths["ceilometer"]),
+    ):
+        report = ingest(kind, files, store, progress=True)
+        print(report.summary(max_lines=5))
     print("extracting features (EfficientNet-Lite0) ...", flush=True)
     for source, target in (("oath", "features/oath"), ("asim/5577", "features/5577")):
         if not store.exists(target):
@@ -79,6 +108,7 @@ def run(data: Path, output: Path, seed: int = 0) -> Store:
     classes = classifier.classify(store.open("features/5577"))
     store.write(classes, "classes/5577")
     season = season_accuracy(store.open("classes/5577"), paths["truth"][0])
+    joins = summarize_joins(store)
     catalog = write_catalog(store)
     print()
     for group in store.groups():
@@ -89,7 +119,7 @@ def run(data: Path, output: Path, seed: int = 0) -> Store:
         f"{data / 'oath_svm.skops'}):\n"
         f"  labelled test split: six-class accuracy {float(scores['accuracy6']):.3f}, "
         f"aurora/no-aurora {float(scores['accuracy2']):.3f} ({int(scores['n_samples'])} images)\n"
-        f"  season vs the sample's truth: six-class accuracy {season:.3f}"
+        f"  season vs the sample's truth: six-class accuracy {season:.3f}\n{joins}"
     )
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; store: {store.path}")
     return store

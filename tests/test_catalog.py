@@ -48,7 +48,14 @@ def test_catalog_is_plain_yaml(uio_files, tmp_path):
 def test_repository_catalog_describes_demo_store():
     content = yaml.safe_load((REPO / "catalog.yaml").read_text())
     groups = {v["args"]["group"] for v in content["sources"].values()}
-    assert {"asim/5577", "oath", "features/5577", "classes/5577"} <= groups
+    assert {
+        "asim/5577",
+        "oath",
+        "features/5577",
+        "classes/5577",
+        "magnetometer",
+        "ceilometer",
+    } <= groups
     for source in content["sources"].values():
         assert source["args"]["urlpath"] == "{{ CATALOG_DIR }}/data/demo.zarr"
         assert source["driver"] == "zarr"
