@@ -69,3 +69,20 @@ def sample_classifier(sample_oath_features, tmp_path_factory):
     path = tmp_path_factory.mktemp("clf") / "sample_svm.skops"
     clf.save(path)
     return clf, path
+
+
+@pytest.fixture(scope="session")
+def sample_store(sample_dir, sample_classifier, tmp_path_factory):
+    """The one-night sample ingested (images, magnetometer, ceilometer, OATH), with features
+    and classes of the season: what `make demo` builds, smaller. Read-only for tests."""
+    import tame_xr
+
+    store = tame_xr.Store(tmp_path_factory.mktemp("store") / "sample.zarr")
+    tame_xr.ingest("images", sample_dir["asim"], store)
+    tame_xr.ingest("oath", sample_dir["oath"][0], store)
+    tame_xr.ingest("iaga2002", sample_dir["magnetometer"], store)
+    tame_xr.ingest("pangaea_ceilometer", sample_dir["ceilometer"], store)
+    store.write(tame_xr.extract_features(store.open("asim/5577")), "features/5577")
+    clf, _ = sample_classifier
+    store.write(clf.classify(store.open("features/5577")), "classes/5577")
+    return store
