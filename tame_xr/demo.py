@@ -1,11 +1,12 @@
-"""The demo behind ``make demo``: synthetic sample → store → features → classes → summary.
+"""The demo behind ``make demo``: synthetic sample → store → features → classes → figures.
 
 Run as ``python -m tame_xr.demo --data data --output demo-output``. It generates the embedded
 synthetic sample (:mod:`tame_xr.sample`), ingests its all-sky images and its OATH-layout
 labelled set into ``data/demo.zarr``, extracts EfficientNet-Lite0 features of both, fits the
-OATH classifier on the labelled set's train split, classifies the season, and prints what the
-store holds with the accuracies (on the labelled test split, and on the season against the
-sample's known truth).
+OATH classifier on the labelled set's train split, classifies the season, joins magnetometer
+and ceilometer data, writes every figure of the analyses as PNG under ``demo-output/`` and
+prints what the store holds with the headline numbers (accuracies on the labelled test split
+and on the season against the sample's known truth, ROC AUC, ARI, R²).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import xarray as xr
 from .catalog import write_catalog
 from .classify import fit_oath_classifier
 from .features import extract_features
+from .figures import make_figures
 from .ingest import ingest
 from .join import join_nearest
 from .sample import write_sample
@@ -110,6 +112,9 @@ def run(data: Path, output: Path, seed: int = 0) -> Store:
     season = season_accuracy(store.open("classes/5577"), paths["truth"][0])
     joins = summarize_joins(store)
     catalog = write_catalog(store)
+    print(f"writing figures to {output} ...", flush=True)
+    numbers: dict = {}
+    figures = make_figures(store, output, numbers=numbers)
     print()
     for group in store.groups():
         print(describe_group(store, group))
@@ -119,7 +124,16 @@ def run(data: Path, output: Path, seed: int = 0) -> Store:
         f"{data / 'oath_svm.skops'}):\n"
         f"  labelled test split: six-class accuracy {float(scores['accuracy6']):.3f}, "
         f"aurora/no-aurora {float(scores['accuracy2']):.3f} ({int(scores['n_samples'])} images)\n"
-        f"  season vs the sample's truth: six-class accuracy {season:.3f}\n{joins}"
+        f"  season vs the sample's truth: six-class accuracy {season:.3f}\n{joins}\n"
+        f"analyses:\n"
+        f"  cloud ROC AUC (P(cloudy) vs ceilometer, CBH < 2000 m = cloudy): "
+        f"{numbers.get('roc_auc', float('nan')):.3f}\n"
+        f"  clusters vs predicted classes, adjusted Rand index: "
+        f"{numbers.get('cluster_ari', float('nan')):.2f}\n"
+        f"  magnetic regression, best R² on held-out time blocks: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in numbers.get("magnetic_r2", {}).items())
+        + f"\nfigures ({len(figures)}):\n"
+        + "\n".join(f"  {p}" for p in figures)
     )
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; store: {store.path}")
     return store

@@ -36,9 +36,11 @@ def plot_keogram(keo: xr.Dataset) -> Figure:
     is_datetime = np.issubdtype(times.dtype, np.datetime64)
     x = mdates.date2num(times) if is_datetime else np.arange(len(times))
     step = np.median(np.diff(x)) if len(x) > 1 else 1.0
-    edges = np.r_[x - step / 2, x[-1] + step / 2] if len(x) else np.array([0.0, 1.0])
+    edges, columns = _edges_with_gaps(x, step)
     ny = keo.sizes["y"]
-    data = np.ma.masked_invalid(keo["keogram"].values.T)
+    values = keo["keogram"].values.T
+    data = np.where(columns >= 0, values[:, np.maximum(columns, 0)], np.nan)
+    data = np.ma.masked_invalid(data)
     mesh = ax.pcolormesh(edges, np.arange(ny + 1) - 0.5, data, cmap="gray", shading="flat")
     ax.set_ylim(ny - 0.5, -0.5)  # row 0 (north) at the top
     ax.set_ylabel("north–south pixel (N at top … S)")
@@ -54,7 +56,8 @@ def plot_keogram(keo: xr.Dataset) -> Figure:
         sax = axes[1, 0]
         labels = list(keo["predicted"].attrs.get("labels", CLASS_ORDER))
         colors = ["#ffffff"] + [class_color(name) for name in labels]
-        values = keo["predicted"].values.astype(int) + 1  # -1 (none) → 0 (white)
+        classes = keo["predicted"].values.astype(int)
+        values = np.where(columns >= 0, classes[np.maximum(columns, 0)], -1) + 1  # none: white
         sax.pcolormesh(
             edges,
             [0, 1],
@@ -87,3 +90,23 @@ def plot_keogram(keo: xr.Dataset) -> Figure:
         bottom.set_xlabel("time")
     ax.set_xlim(edges[0], edges[-1])
     return fig
+
+
+def _edges_with_gaps(x: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges along time, with an empty cell over every gap longer than three steps.
+
+    Returns the edges and, per cell, the index of its time (-1 for a gap), so that images
+    before a gap (e.g. the day between two nights) are not stretched across it.
+    """
+    if not len(x):
+        return np.array([0.0, 1.0]), np.array([-1])
+    edges, columns = [x[0] - step / 2], [0]
+    for i in range(len(x) - 1):
+        if x[i + 1] - x[i] > 3 * step:
+            edges += [x[i] + step / 2, x[i + 1] - step / 2]
+            columns += [-1, i + 1]
+        else:
+            edges.append((x[i] + x[i + 1]) / 2)
+            columns.append(i + 1)
+    edges.append(x[-1] + step / 2)
+    return np.asarray(edges), np.asarray(columns)
