@@ -200,3 +200,13 @@ def test_select_bounds_inclusive_and_unknown_station(tmp_path):
     assert select(ds, station="nya").sizes["station"] == 1
     with pytest.raises(KeyError, match="no station"):
         select(ds, station="xyz")
+
+
+def test_normal_writes_emit_no_warnings(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.write(grid_dataset({(0, "nya"): 1, (1, "lyr"): 2}), "asim/5577")  # created
+        store.write(grid_dataset({(2, "nya"): 3}), "asim/5577")  # appended in place
+        store.write(grid_dataset({(0, "hor"): 4}), "asim/5577")  # new station, earlier: rebuilt
+        xr.open_zarr(store.path, group="asim/5577").load()
