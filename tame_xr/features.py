@@ -109,6 +109,37 @@ def _run_batches(model, flat, index, feats, stats, batch_size, channel) -> None:
         stats[take] = image_statistics(batch, channel=channel).cpu().numpy()
 
 
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _apply(image, valid, core, model, backbone, layer, batch_size, channel):
+    from .preprocess import STATISTICS
+
+    return xr.apply_ufunc(
+        _extract_block,
+        image,
+        valid,
+        input_core_dims=[core, []],
+        output_core_dims=[["feature"], ["statistic"]],
+        dask="parallelized",
+        output_dtypes=[np.float32, np.float32],
+        dask_gufunc_kwargs={
+            "output_sizes": {"feature": model.n_features, "statistic": len(STATISTICS)}
+        },
+        kwargs={
+            "backbone": backbone,
+            "layer": layer,
+            "device": str(model.device),
+            "batch_size": batch_size,
+            "channel": channel,
+            "n_core": len(core),
+        },
+    )
+
+
 def extract_features(
     images: xr.Dataset | xr.DataArray,
     backbone: str = "efficientnet_lite0",
@@ -117,6 +148,7 @@ def extract_features(
     batch_size: int = 64,
     device: str | None = None,
     channel: int | None = None,
+    resources: dict | None = None,
 ) -> xr.Dataset:
     """Extract CNN features and histogram statistics from every valid image, lazily.
 
@@ -136,6 +168,13 @@ def extract_features(
         ``"cuda"``, ``"cpu"`` or None (CUDA when available).
     channel
         For RGB images: the channel used as gray (OATH/TAME: 1, green); None uses luma.
+    resources
+        dask.distributed worker resources the extraction tasks need, e.g. ``{"GPU": 1}`` to
+        run them only on workers started with ``--resources GPU=1`` (reading the images can
+        happen anywhere). Without a distributed scheduler this has no effect. Compute with
+        ``dask.config.set({"optimization.fuse.active": False})``: dask's low-level task
+        fusion merges the annotated tasks with the image-reading ones and drops the
+        annotation (``tests/test_distributed.py``).
 
     Returns
     -------
@@ -160,26 +199,10 @@ def extract_features(
     if image.chunks is not None:
         image = image.chunk({d: -1 for d in core})
         valid = valid.chunk({d: image.chunks[image.get_axis_num(d)] for d in lead})
-    feats, stats = xr.apply_ufunc(
-        _extract_block,
-        image,
-        valid,
-        input_core_dims=[core, []],
-        output_core_dims=[["feature"], ["statistic"]],
-        dask="parallelized",
-        output_dtypes=[np.float32, np.float32],
-        dask_gufunc_kwargs={
-            "output_sizes": {"feature": model.n_features, "statistic": len(STATISTICS)}
-        },
-        kwargs={
-            "backbone": backbone,
-            "layer": layer,
-            "device": str(model.device),
-            "batch_size": batch_size,
-            "channel": channel,
-            "n_core": len(core),
-        },
-    )
+    import dask
+
+    with dask.annotate(resources=resources) if resources else _nullcontext():
+        feats, stats = _apply(image, valid, core, model, backbone, layer, batch_size, channel)
     feature_attrs = {
         "long_name": f"{backbone} {layer} features",
         "units": "1",

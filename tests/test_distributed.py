@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 import pytest
 
@@ -38,3 +39,25 @@ def test_features_and_classes_equal_local(sample_dir, sample_classifier, client)
     # each worker process loaded the model itself, once (nothing shipped with the tasks)
     counts = client.run(lambda: __import__("tame_xr.backbones").backbones.load_count())
     assert set(counts.values()) <= {0, 1} and 1 in counts.values()
+
+
+def test_gpu_resource_routes_extraction(sample_dir):
+    """Tasks annotated with resources={"GPU": 1} run only on the worker that declares it
+    (CPU workers standing in for GPU ones: the plumbing, not the device)."""
+    from distributed import Client, Nanny, Scheduler, SpecCluster
+
+    workers = {
+        "gpu": {"cls": Nanny, "options": {"nthreads": 1, "resources": {"GPU": 1}}},
+        "cpu": {"cls": Nanny, "options": {"nthreads": 1}},
+    }
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    images = tame_xr.read_images(sample_dir["asim"]).isel(time=slice(0, 32)).chunk(time=8)
+    with SpecCluster(workers=workers, scheduler=scheduler) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        feats = tame_xr.extract_features(images, resources={"GPU": 1})
+        with dask.config.set({"optimization.fuse.active": False}):
+            values = feats["features"].compute()
+        loads = client.run(lambda: __import__("tame_xr.backbones").backbones.load_count())
+        names = {w["name"]: addr for addr, w in client.scheduler_info()["workers"].items()}
+    assert np.isfinite(values.values[images["valid"].values]).all()
+    assert loads[names["gpu"]] == 1 and loads[names["cpu"]] == 0
