@@ -50,7 +50,7 @@ def test_gpu_resource_routes_extraction(sample_dir):
         "gpu": {"cls": Nanny, "options": {"nthreads": 1, "resources": {"GPU": 1}}},
         "cpu": {"cls": Nanny, "options": {"nthreads": 1}},
     }
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
     images = tame_xr.read_images(sample_dir["asim"]).isel(time=slice(0, 32)).chunk(time=8)
     with SpecCluster(workers=workers, scheduler=scheduler) as cluster, Client(cluster) as client:
         client.wait_for_workers(2)
