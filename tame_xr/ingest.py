@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from .io.decode import decode_image, decode_stack
-from .io.images import ImageScan, expand_files, scan_images, scan_to_dataset
+from .io.images import ImageScan, expand_files, restrict_scan, scan_images, scan_to_dataset
 from .io.patterns import UIO_PATTERN, FilenamePattern
 from .report import IngestReport
 from .store import Store
@@ -167,24 +167,13 @@ def _ingest_product(
     progress,
     report: IngestReport,
 ) -> None:
-    first = scan_images(paths, pattern, station, product, cadence=cadence, stations=stations)
-    group = group or f"asim/{first.product}"
+    scan = scan_images(paths, pattern, station, product, cadence=cadence, stations=stations)
+    group = group or f"asim/{scan.product}"
     report.group = group
     existing = store.open(group) if store.exists(group) else None
-    scan = first
     if existing is not None:
-        # Files must fit the stored product: rescan against its image shape and dtype.
-        shape = tuple(existing["image"].shape[2:])
-        scan = scan_images(
-            paths,
-            pattern,
-            station,
-            product,
-            cadence=cadence,
-            stations=stations,
-            shape=shape,
-            dtype=existing["image"].dtype,
-        )
+        # Files must fit the stored product: impose its image shape and dtype.
+        scan = restrict_scan(scan, tuple(existing["image"].shape[2:]), existing["image"].dtype)
     report.skipped.extend(scan.skipped)
     if not scan.entries:
         return
@@ -260,24 +249,17 @@ def _drop_unchanged(
     if existing is None:
         return scan
     stored = existing[["exposure_time", "valid"]].load()
-    times = stored.indexes["time"]
-    stations = {s: j for j, s in enumerate(stored["station"].values)}
-    exposure = stored["exposure_time"].values
-    valid = stored["valid"].values
-    keep = []
-    for e in scan.entries:
-        t = e.exposure.floor(scan.cadence)
-        i = times.get_indexer([t])[0]
-        j = stations.get(e.station)
-        if (
-            i >= 0
-            and j is not None
-            and valid[i, j]
-            and exposure[i, j] == e.exposure.to_datetime64()
-        ):
-            report.unchanged.append(e.path)
-        else:
-            keep.append(e)
+    station_pos = {s: j for j, s in enumerate(stored["station"].values)}
+    i = stored.indexes["time"].get_indexer([e.exposure.floor(scan.cadence) for e in scan.entries])
+    j = np.array([station_pos.get(e.station, -1) for e in scan.entries], dtype=int)
+    exposure = np.array([e.exposure.to_datetime64() for e in scan.entries], dtype="M8[ns]")
+    found = (i >= 0) & (j >= 0)
+    same = np.zeros(len(scan.entries), dtype=bool)
+    same[found] = stored["valid"].values[i[found], j[found]] & (
+        stored["exposure_time"].values[i[found], j[found]] == exposure[found]
+    )
+    report.unchanged.extend(e.path for e, s in zip(scan.entries, same, strict=True) if s)
+    keep = [e for e, s in zip(scan.entries, same, strict=True) if not s]
     scan.entries = keep
     return scan
 

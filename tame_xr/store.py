@@ -309,8 +309,11 @@ class Store:
             {c: merged[c] for c in merged.coords if set(merged[c].dims) & set(region)}
         )
         grow = bool(len(new_records) or new_stations)
-        if not grow and _equal(merged.compute(), old_r[list(merged.data_vars)].compute()):
-            return False
+        if not grow:
+            # Compare once, and write the computed values rather than computing them again.
+            merged = merged.compute()
+            if _equal(merged, old_r[list(merged.data_vars)].compute()):
+                return False
         journal = _journal.begin_inplace(self.path, group)
         try:
             zgroup = zarr.open_group(self.path, path=group, mode="r+")

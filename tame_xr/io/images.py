@@ -53,6 +53,10 @@ class ImageScan:
     shape: tuple[int, ...] | None
     dtype: np.dtype | None
     instrument_codes: dict[str, list[str]] = field(default_factory=dict)
+    #: every file whose name and header were readable, before the shape and grid rules,
+    #: and the files skipped before that point (so :func:`restrict_scan` reads nothing again)
+    candidates: list[ImageEntry] = field(default_factory=list)
+    unreadable: list[Skipped] = field(default_factory=list)
 
 
 def expand_files(files: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
@@ -156,6 +160,34 @@ def scan_images(
         else:
             product = "gray"
 
+    return _select(
+        candidates,
+        skipped,
+        str(product),
+        cadence,
+        shape,
+        dtype,
+        {k: sorted(v) for k, v in codes.items()},
+    )
+
+
+def restrict_scan(scan: ImageScan, shape: tuple[int, ...], dtype) -> ImageScan:
+    """The same scan with the product's image shape and dtype imposed (e.g. by an existing
+    store group), without reading any file again."""
+    return _select(
+        scan.candidates,
+        scan.unreadable,
+        scan.product,
+        scan.cadence,
+        shape,
+        dtype,
+        scan.instrument_codes,
+    )
+
+
+def _select(candidates, unreadable, product, cadence, shape, dtype, codes) -> ImageScan:
+    """Apply the product's shape/dtype and the one-image-per-grid-cell rule."""
+    skipped = list(unreadable)
     if candidates and (shape is None or dtype is None):
         common = Counter((e.header.shape, e.header.dtype.str) for e in candidates).most_common(1)
         (c_shape, c_dtype), _ = common[0]
@@ -193,11 +225,13 @@ def scan_images(
     return ImageScan(
         entries=list(kept.values()),
         skipped=skipped,
-        product=str(product),
+        product=product,
         cadence=cadence,
         shape=tuple(shape) if shape is not None else None,
         dtype=dtype,
-        instrument_codes={k: sorted(v) for k, v in codes.items()},
+        instrument_codes=codes,
+        candidates=candidates,
+        unreadable=list(unreadable),
     )
 
 
