@@ -2,7 +2,7 @@
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.tame)
 from ._version import __version__
-from .catalog import write_catalog
+from .catalog import open_entry, write_catalog
 from .classify import OathClassifier
 from .compare import compare_backbones
 from .features import extract_features
@@ -28,6 +28,7 @@ __all__ = [
     "read_images",
     "read_oath",
     "select",
+    "open_entry",
     "write_catalog",
     "BadInputError",
     "IngestReport",

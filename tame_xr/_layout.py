@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -241,23 +239,25 @@ def _equal(a: xr.Dataset, b: xr.Dataset) -> bool:
     return True
 
 
-def _sync_fill_values(root: Path) -> None:
+def _sync_fill_values(files, root: str) -> None:
     """Make Zarr's fill value equal xarray's ``_FillValue`` for integer-encoded variables.
 
     xarray keeps ``_FillValue`` (e.g. NaT as int64 min) as an attribute and leaves Zarr's own
     fill value at 0; cells added later by resizing would then decode as 1970-01-01 rather
-    than missing. The staged copy is not live yet, so editing its metadata is safe.
+    than missing. The staged copy (under ``root``, a path of the
+    :class:`~tame_xr._files.StoreFiles` ``files``) is not live yet, so editing its metadata
+    is safe.
     """
     import json
 
-    for meta_path in root.rglob("zarr.json"):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    for meta_path in files.metadata(root):
+        meta = json.loads(files.read_text(meta_path))
         fill = meta.get("attributes", {}).get("_FillValue")
         if meta.get("node_type") != "array" or not isinstance(fill, int):
             continue
         if meta.get("data_type", "").startswith(("int", "uint")) and meta["fill_value"] != fill:
             meta["fill_value"] = fill
-            meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            files.write_text(meta_path, json.dumps(meta, indent=2))
 
 
 def _write_index(arr, index: pd.Index, start: int) -> None:

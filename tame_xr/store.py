@@ -29,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from . import _journal
+from ._files import StoreFiles, is_url
 from ._layout import (
     PRESENCE_VAR,
     RECORD_DIMS,
@@ -53,55 +54,66 @@ from .attrs import now_utc
 
 
 class Store:
-    """A Zarr v3 hierarchy of instrument groups on the local file system.
+    """A Zarr v3 hierarchy of instrument groups, local or on any fsspec file system.
 
     Parameters
     ----------
     path
-        Directory of the store (created on the first write).
+        Directory of the store (created on the first write), or an fsspec URL such as
+        ``"s3://bucket/season.zarr"`` (needs the matching fsspec backend, e.g. ``s3fs``).
+    storage_options
+        For URLs: passed to fsspec (credentials, ``endpoint_url``, ...).
+
+    Attributes
+    ----------
+    path
+        A :class:`pathlib.Path` for a local store, else the URL as given.
     """
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike, storage_options: dict | None = None):
+        self.path: Path | str = (
+            str(path) if is_url(path) else Path(str(path).removeprefix("file://"))
+        )
+        self.files = StoreFiles(path, storage_options)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}, groups={self.groups()})"
 
+    def __reduce__(self):  # workers of a distributed cluster rebuild it from path + options
+        return (Store, (self.path, self.files.storage_options or None))
+
+    @property
+    def zarr_store(self):
+        """What :func:`xarray.open_zarr` / :func:`zarr.open_group` take for this store."""
+        return self.files.zarr_store()
+
     # ----------------------------------------------------------------- reading
     def groups(self) -> list[str]:
         """Names of the groups that hold arrays (e.g. ``["asim/5577", "oath"]``)."""
-        if not (self.path / "zarr.json").exists():
+        files = self.files
+        types = {}
+        for meta in files.metadata(files.root):
+            rel = files.relative(meta, files.root).removesuffix("zarr.json").rstrip("/")
+            if not rel.startswith("."):
+                types[rel] = _node_type(files, meta)
+        if types.get("") is None:
             return []
-        names = []
-        for meta in sorted(self.path.rglob("zarr.json")):
-            rel = meta.parent.relative_to(self.path)
-            if not rel.parts or rel.parts[0].startswith("."):
-                continue
-            if _node_type(meta) == "group" and any(
-                _node_type(child / "zarr.json") == "array"
-                for child in meta.parent.iterdir()
-                if (child / "zarr.json").exists()
-            ):
-                names.append(rel.as_posix())
-        return names
+        parents = {name.rpartition("/")[0] for name, kind in types.items() if kind == "array"}
+        return sorted(n for n in parents if n and types.get(n) == "group")
 
     def exists(self, group: str) -> bool:
         """Whether ``group`` holds data."""
-        return (self.path / group / "zarr.json").exists()
+        return self.files.exists(self.files.join(self.files.root, group, "zarr.json"))
 
     def recover(self, group: str | None = None) -> list[str]:
         """Finish or undo interrupted writes (all groups by default); returns those fixed."""
         fixed = []
-        jdir = _journal.work_dir(self.path) / "journal"
-        if jdir.exists():
-            for jpath in sorted(jdir.glob("*.json")):
-                name = jpath.stem.replace("__", "/")
-                if group is None or name == group:
-                    if _journal.recover(self.path, name):
-                        fixed.append(name)
-            if fixed:
-                self._consolidate()
-        _journal.clean_orphans(self.path)
+        for name in sorted(_journal.journals(self.files)):
+            if (group is None or name == group) and _journal.recover(self.files, name):
+                fixed.append(name)
+        if fixed:
+            self._consolidate()
+        _journal.clean_orphans(self.files)
         return fixed
 
     def open(
@@ -129,7 +141,7 @@ class Store:
         if not self.exists(group):
             raise KeyError(f"{self.path}: no group {group!r}; groups are {self.groups()}")
         self.recover(group)
-        ds = xr.open_zarr(self.path, group=group, consolidated=False, chunks=chunks or {})
+        ds = xr.open_zarr(self.zarr_store, group=group, consolidated=False, chunks=chunks or {})
         ds = _as_object_strings(ds)
         small = [c for c, v in ds.coords.items() if v.ndim == 1 and v.dims[0] not in RECORD_DIMS]
         ds = ds.assign_coords({c: ds[c].load() for c in small})  # station tables: tiny, used often
@@ -145,7 +157,7 @@ class Store:
         """
         ds = prepare(ds)
         rdim = record_dim(ds)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.files.makedirs(self.files.root)
         self.recover(group)
         if not self.exists(group):
             self._write_staged(ds, group, rdim)
@@ -256,17 +268,22 @@ class Store:
         rchunk = record_chunk(ds, rdim)
         ds = _align_dask(ds, rdim, rchunk)
         enc = _encoding(ds, rdim)
-        staged = _journal.staging_dir(self.path)
-        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged = _journal.staging_dir(self.files)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=xr.SerializationWarning)
-            ds.to_zarr(staged, mode="w-", zarr_format=3, consolidated=False, encoding=enc)
-        _sync_fill_values(staged)
+            ds.to_zarr(
+                self.files.zarr_store(staged),
+                mode="w-",
+                zarr_format=3,
+                consolidated=False,
+                encoding=enc,
+            )
+        _sync_fill_values(self.files, staged)
         self._ensure_parents(group)
-        journal, entry = _journal.begin_swap(self.path, group, staged)
-        _journal.finish_swap(self.path, entry)
+        journal, entry = _journal.begin_swap(self.files, group, staged)
+        _journal.finish_swap(self.files, entry)
         self._consolidate()
-        _journal.commit(journal)
+        _journal.commit(self.files, journal)
 
     def _write_inplace(self, old, ds, group, rdim, new_records, new_stations, line) -> bool:
         import zarr
@@ -314,9 +331,9 @@ class Store:
             merged = merged.compute()
             if _equal(merged, old_r[list(merged.data_vars)].compute()):
                 return False
-        journal = _journal.begin_inplace(self.path, group)
+        journal = _journal.begin_inplace(self.files, group)
         try:
-            zgroup = zarr.open_group(self.path, path=group, mode="r+")
+            zgroup = zarr.open_group(self.zarr_store, path=group, mode="r+")
             if grow:
                 sizes = {rdim: len(index)}
                 if stations is not None:
@@ -334,26 +351,26 @@ class Store:
             merged = _align_dask(merged, rdim, _stored_chunk(zgroup, rdim), offset=t0)
             kw = dict(group=group, region=region, mode="r+", consolidated=False, safe_chunks=False)
             # The presence flag goes last: a cell is never marked valid before its data exist.
-            merged.drop_vars([PRESENCE_VAR], errors="ignore").to_zarr(self.path, **kw)
+            merged.drop_vars([PRESENCE_VAR], errors="ignore").to_zarr(self.zarr_store, **kw)
             if PRESENCE_VAR in merged:
-                merged[[PRESENCE_VAR]].to_zarr(self.path, **kw)
+                merged[[PRESENCE_VAR]].to_zarr(self.zarr_store, **kw)
             prev = zgroup.attrs.get("history", "")
             zgroup.attrs.update({"history": (prev + "\n" if prev else "") + f"{now_utc()} {line}"})
         except BaseException:
             # Put the group back exactly as it was, then re-raise.
-            _journal.recover(self.path, group)
+            _journal.recover(self.files, group)
             raise
         self._consolidate()
-        _journal.commit(journal)
+        _journal.commit(self.files, journal)
         return True
 
     def _ensure_parents(self, group: str) -> None:
         import zarr
 
-        zarr.open_group(self.path, mode="a", zarr_format=3)
+        zarr.open_group(self.zarr_store, mode="a", zarr_format=3)
         parts = group.split("/")[:-1]
         for i in range(len(parts)):
-            zarr.open_group(self.path, path="/".join(parts[: i + 1]), mode="a", zarr_format=3)
+            zarr.open_group(self.zarr_store, path="/".join(parts[: i + 1]), mode="a", zarr_format=3)
 
     def _consolidate(self) -> None:
         import zarr
@@ -361,7 +378,7 @@ class Store:
         with warnings.catch_warnings():
             # Consolidated metadata is deliberate: it lets xr.open_zarr open without warnings.
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-            zarr.consolidate_metadata(self.path, zarr_format=3)
+            zarr.consolidate_metadata(self.zarr_store, zarr_format=3)
 
 
 def select(
@@ -388,18 +405,20 @@ def select(
     return ds
 
 
-def _node_type(meta: Path) -> str | None:
+def _node_type(files: StoreFiles, meta: str) -> str | None:
     import json
 
     try:
-        return json.loads(meta.read_text(encoding="utf-8")).get("node_type")
+        return json.loads(files.read_text(meta)).get("node_type")
     except (OSError, ValueError):
         return None
 
 
-def open_group(path: str | os.PathLike, group: str, **kw) -> xr.Dataset:
-    """Shortcut for ``Store(path).open(group, **kw)``."""
-    return Store(path).open(group, **kw)
+def open_group(
+    path: str | os.PathLike, group: str, *, storage_options: dict | None = None, **kw
+) -> xr.Dataset:
+    """Shortcut for ``Store(path, storage_options).open(group, **kw)``."""
+    return Store(path, storage_options).open(group, **kw)
 
 
 def write_groups(store: Store, datasets: Iterable[tuple[str, xr.Dataset]]) -> list[dict]:

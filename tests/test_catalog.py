@@ -8,6 +8,7 @@ from pathlib import Path
 
 import intake
 import numpy as np
+import pytest
 import xarray as xr
 import yaml
 
@@ -62,3 +63,43 @@ def test_repository_catalog_describes_demo_store():
     assert np.all(
         [k == v["args"]["group"].replace("/", "_") for k, v in content["sources"].items()]
     )
+
+
+def test_open_entry_equals_store_open(uio_files, tmp_path):
+    store = tame_xr.Store(tmp_path / "obs.zarr")
+    tame_xr.ingest("images", uio_files, store)
+    path = write_catalog(store)
+    got = tame_xr.open_entry(path, "asim_5577", station="nya")
+    xr.testing.assert_identical(got.load(), store.open("asim/5577", station="nya").load())
+
+
+CRAFTED = {
+    "python tag": "sources:\n  x: !!python/object/apply:os.system ['touch {marker}']\n",
+    "driver as import path": (
+        "sources:\n  x:\n    driver: os.system\n    args: {{urlpath: 'touch {marker}'}}\n"
+    ),
+    "shell template": (
+        "sources:\n  x:\n    driver: zarr\n"
+        "    args: {{urlpath: \"{{{{ shell('touch {marker}') }}}}\", group: asim/5577}}\n"
+    ),
+    "env template": (
+        "sources:\n  x:\n    driver: zarr\n"
+        "    args: {{urlpath: \"{{{{ env('HOME') }}}}/{marker}\", group: asim/5577}}\n"
+    ),
+    "extra argument": (
+        "sources:\n  x:\n    driver: zarr\n"
+        "    args: {{urlpath: '{marker}', group: a, consolidated: true, chunks: {{}}}}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_catalog_runs_no_code(case, tmp_path):
+    """A catalog handed to the package is data: tags, drivers and templates are refused,
+    with the file named, and nothing runs (the marker file is never created)."""
+    marker = tmp_path / "PWNED"
+    catalog = tmp_path / "evil.yaml"
+    catalog.write_text(CRAFTED[case].format(marker=marker), encoding="utf-8")
+    with pytest.raises(ValueError, match=str(catalog)):
+        tame_xr.open_entry(catalog, "x")
+    assert not marker.exists()

@@ -41,6 +41,25 @@ def test_features_and_classes_equal_local(sample_dir, sample_classifier, client)
     assert set(counts.values()) <= {0, 1} and 1 in counts.values()
 
 
+def test_cluster_analysis_equals_local(sample_store, client):
+    """The chunk-wise PCA and k-means give the same result on the cluster as locally."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from tame_xr.analysis.clusters import cluster_features
+
+    feats, classes = sample_store.open("features/5577"), sample_store.open("classes/5577")
+    with dask.config.set(scheduler="threads"):
+        local = cluster_features(feats, classes, n_components=10)
+    with distributed.get_task_stream(client) as stream:
+        remote = cluster_features(feats, classes, n_components=10)  # the client's workers
+    assert len({t["worker"] for t in stream.data}) == 2  # the work ran on both workers
+    np.testing.assert_array_equal(remote["time"].values, local["time"].values)
+    assert adjusted_rand_score(remote["cell_cluster"], local["cell_cluster"]) == 1.0
+    np.testing.assert_allclose(remote["explained_variance"], local["explained_variance"], rtol=1e-6)
+    np.testing.assert_allclose(remote["embedding"], local["embedding"], rtol=1e-4, atol=1e-4)
+    assert float(remote["ari"]) == pytest.approx(float(local["ari"]), abs=1e-9)
+
+
 def test_gpu_resource_routes_extraction(sample_dir):
     """Tasks annotated with resources={"GPU": 1} run only on the worker that declares it
     (CPU workers standing in for GPU ones: the plumbing, not the device)."""
