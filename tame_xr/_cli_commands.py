@@ -114,9 +114,13 @@ def cmd_ingest(args) -> int:
         if len(files) != 1:
             raise CliError("kind 'oath' takes one path: the OATH folder or its tarball")
         files = files[0]
-    report = ingest(
-        args.kind, files, Store(args.store), args.group, progress=show_progress(args), **options
-    )
+    from .report import SkippedInputWarning
+
+    with warnings.catch_warnings():  # the summary below lists the skipped files
+        warnings.simplefilter("ignore", SkippedInputWarning)
+        report = ingest(
+            args.kind, files, Store(args.store), args.group, progress=show_progress(args), **options
+        )
     print(report.summary(max_lines=args.max_skipped))
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 

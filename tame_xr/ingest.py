@@ -10,6 +10,7 @@ are not decoded again, so re-ingesting the same files changes nothing and costs 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +22,7 @@ import xarray as xr
 from .io.decode import decode_image, decode_stack
 from .io.images import ImageScan, expand_files, restrict_scan, scan_images, scan_to_dataset
 from .io.patterns import UIO_PATTERN, FilenamePattern
-from .report import IngestReport
+from .report import IngestReport, warn_skipped
 from .store import Store
 
 BATCH_BYTES = 128 * 2**20
@@ -35,6 +36,8 @@ READERS = {
     "chm15k": (".io.ceilometer", "read_chm15k", "ceilometer"),
 }
 IMAGE_KINDS = ("images", "asim")
+#: Kinds whose ``cadence`` attribute is the time grid of the group (a group holds one grid).
+GRIDDED = IMAGE_KINDS + ("themis", "iaga2002", "image_magnetometer")
 
 
 def _as_store(store: Store | str | os.PathLike) -> Store:
@@ -75,19 +78,53 @@ def ingest(
     -------
     IngestReport
         ``added`` (files written), ``skipped`` (path and reason), ``unchanged`` (files whose
-        data were already stored).
+        data were already stored). Skipped inputs are also listed in one
+        :class:`~tame_xr.report.SkippedInputWarning`.
+
+    Raises
+    ------
+    ValueError
+        No usable file (the message lists the files and reasons), a bad label or split file
+        (OATH), or data whose time step differs from the ``cadence`` of the existing group of
+        images, THEMIS frames or magnetometer data (a group holds one time grid). Nothing is
+        written then.
     """
     store = _as_store(store)
     if kind in IMAGE_KINDS:
-        return ingest_images(files, store, group, progress=progress, **kw)
-    if kind in READERS:
+        report = ingest_images(files, store, group, progress=progress, **kw)
+    elif kind in READERS:
         module, function, default_group = READERS[kind]
         reader = getattr(importlib.import_module(module, __package__), function)
         report = IngestReport(group=group or default_group)
+        existing = store.open(report.group) if store.exists(report.group) else None
+        if existing is not None and "image" in existing and "shape" not in kw:
+            if "shape" in inspect.signature(reader).parameters:  # frames must fit the group
+                kw["shape"] = tuple(existing["image"].shape[2:])
         ds = reader(files, report=report, **kw)
+        if kind in GRIDDED:
+            _check_cadence(existing, report.group, ds.attrs.get("cadence"), report.added)
         store.write(ds, report.group, history=f"ingested {kind} files")
-        return report
-    raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + tuple(READERS)}")
+    else:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {IMAGE_KINDS + tuple(READERS)}")
+    warn_skipped(report.skipped, "inputs")
+    return report
+
+
+def _check_cadence(existing: xr.Dataset | None, group: str, cadence, paths: list[str]) -> None:
+    """Refuse data on another time grid than the stored group's (naming the files)."""
+    stored = existing.attrs.get("cadence") if existing is not None else None
+    try:
+        old, new = (pd.Timedelta(str(c).replace(" ", "")) for c in (stored, cadence))
+    except ValueError:  # no cadence (one record) or none stored: nothing to compare
+        return
+    if old == new:
+        return
+    shown = "".join(f"\n  {p}" for p in paths[:10])
+    more = f"\n  ... and {len(paths) - 10} more" if len(paths) > 10 else ""
+    raise ValueError(
+        f"time step {cadence} differs from the {stored} of group {group!r} in the store (a "
+        f"group holds one time grid): ingest these files into another group:{shown}{more}"
+    )
 
 
 def _wavelengths(paths: list[str], pattern: str | None) -> list[str]:
@@ -177,6 +214,8 @@ def _ingest_product(
     report.skipped.extend(scan.skipped)
     if not scan.entries:
         return
+    paths = [e.path for e in scan.entries]
+    _check_cadence(existing, group, f"{scan.cadence.total_seconds():g} s", paths)
     scan = _drop_unchanged(scan, existing, report)
     if not scan.entries:
         return

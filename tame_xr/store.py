@@ -197,6 +197,12 @@ class Store:
 
     # ----------------------------------------------------------------- internals
     def _check_compatible(self, old: xr.Dataset, new: xr.Dataset, group: str) -> None:
+        steps = [_cadence(ds) for ds in (old, new)]
+        if None not in steps and steps[0] != steps[1]:
+            raise ValueError(
+                f"{group}: time step {new.attrs['cadence']} differs from the stored "
+                f"{old.attrs['cadence']} (a group holds one time grid); write to another group"
+            )
         for name, var in new.data_vars.items():
             if name not in old:
                 continue
@@ -403,6 +409,15 @@ def select(
             raise KeyError(f"no station {unknown}; stations are {list(ds['station'].values)}")
         ds = ds.sel(station=codes)
     return ds
+
+
+def _cadence(ds: xr.Dataset) -> pd.Timedelta | None:
+    """The ``cadence`` attribute as a time step (None when absent or not a duration)."""
+    try:
+        step = pd.Timedelta(str(ds.attrs["cadence"]).replace(" ", ""))
+    except (KeyError, ValueError):
+        return None
+    return None if pd.isna(step) else step
 
 
 def _node_type(files: StoreFiles, meta: str) -> str | None:

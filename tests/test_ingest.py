@@ -45,7 +45,8 @@ def test_ingest_reports_decode_failures_and_keeps_good_files(uio_files, tmp_path
     broken.write_bytes(bytes(data))
     (broken.parent / "lyr6_20141201_175900_5577_cal.png").write_bytes(b"")
     store = tame_xr.Store(tmp_path / "s.zarr")
-    report = tame_xr.ingest("images", uio_files[0].parent, store)
+    with pytest.warns(tame_xr.SkippedInputWarning, match="2 inputs skipped"):
+        report = tame_xr.ingest("images", uio_files[0].parent, store)
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
     assert "cannot decode" in reasons[broken.name]
     assert "0 bytes" in reasons["lyr6_20141201_175900_5577_cal.png"]
@@ -67,7 +68,8 @@ def test_ingest_appends_later_night_and_new_station(uio_files, tmp_path):
         )
         for s in (1, 2)
     ]
-    report = tame_xr.ingest("images", uio_files[6:] + later, store)
+    with pytest.warns(tame_xr.SkippedInputWarning, match="duplicate: grid cell"):
+        report = tame_xr.ingest("images", uio_files[6:] + later, store)
     assert len(report.skipped) == 1  # the second hor file falls in the same minute
     ds = store.open("asim/5577")
     assert sorted(ds["station"].values) == ["hor", "lyr", "nya"]
@@ -90,7 +92,8 @@ def test_size_mismatch_with_store_is_skipped(uio_files, tmp_path):
         tmp_path / "x" / "nya6_20141203_000000_5577_cal.png", np.ones((30, 30), np.uint8)
     )
     before = snapshot(store.path)
-    report = tame_xr.ingest("images", [other], store)
+    with pytest.warns(tame_xr.SkippedInputWarning, match="differs from the product"):
+        report = tame_xr.ingest("images", [other], store)
     assert "differs from the product" in report.skipped[0].reason
     assert snapshot(store.path) == before
 
@@ -119,7 +122,8 @@ def test_ingest_real_kho_and_trex_with_patterns(shared_data, tmp_path):
 
 def test_ingest_oath_mini(shared_data, tmp_path):
     store = tame_xr.Store(tmp_path / "s.zarr")
-    report = tame_xr.ingest("oath", shared_data / "oath_mini", store)
+    with pytest.warns(tame_xr.SkippedInputWarning, match="image file missing"):
+        report = tame_xr.ingest("oath", shared_data / "oath_mini", store)
     assert len(report.added) == 10 and len(report.skipped) == 5814
     assert all("missing" in s.reason for s in report.skipped)
     ds = xr.open_zarr(store.path, group="oath")

@@ -210,3 +210,27 @@ def test_normal_writes_emit_no_warnings(tmp_path):
         store.write(grid_dataset({(2, "nya"): 3}), "asim/5577")  # appended in place
         store.write(grid_dataset({(0, "hor"): 4}), "asim/5577")  # new station, earlier: rebuilt
         xr.open_zarr(store.path, group="asim/5577").load()
+
+
+def test_other_time_step_is_refused(tmp_path):
+    """A group holds one time grid: data of another cadence are refused, nothing changes."""
+
+    def records(freq: str, start: str) -> xr.Dataset:
+        times = pd.date_range(start, periods=5, freq=freq)
+        ds = xr.Dataset(
+            {"X": (("time", "station"), np.ones((5, 1), "float32"))},
+            coords={"time": times.values, "station": np.array(["bou"], dtype=object)},
+        )
+        ds.attrs["cadence"] = f"{pd.Timedelta(freq).total_seconds():g} s"
+        return ds
+
+    store = Store(tmp_path / "s.zarr")
+    store.write(records("1min", "2014-11-01 00:00"), "magnetometer")
+    before = store.open("magnetometer").load()
+    with pytest.raises(
+        ValueError, match="magnetometer: time step 1 s differs from the stored 60 s"
+    ):
+        store.write(records("1s", "2014-11-01 00:10"), "magnetometer")
+    xr.testing.assert_identical(store.open("magnetometer").load(), before)
+    store.write(records("1min", "2014-11-01 00:10"), "magnetometer")  # same grid: appended
+    assert store.open("magnetometer").sizes["time"] == 10

@@ -108,6 +108,8 @@ def read_lines(path: str) -> list[str]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise BadInputError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    if not data:
+        raise BadInputError(path, "empty file (0 bytes)")
     if b"\x00" in data[:4096]:
         raise BadInputError(path, "binary file, not a magnetometer text file")
     return data.decode("utf-8", errors="replace").splitlines()
@@ -244,6 +246,13 @@ def parse_iaga2002(path: str) -> Part:
     code = header.get("IAGA Code", (0, ""))[1] or names[0][:-1]
     if not code:
         raise BadInputError(path, f"line {start}: no IAGA CODE in the header or column names")
+    prefixes = {c[:-1].upper() for c in names}
+    if len(prefixes) == 1 and "" not in prefixes and prefixes != {code.strip().upper()}:
+        raise BadInputError(
+            path,
+            f"line {start}: the columns are named for station {prefixes.pop()} but the header's "
+            f"IAGA CODE (line {header['IAGA Code'][0]}) is {code.strip()}: which station is it?",
+        )
 
     stamps, numbers, where = [], [], []
     for n, raw in enumerate(lines[start:], start=start + 1):

@@ -32,11 +32,11 @@ median time step (``"60 s"``).
 
 **Stations.** Codes are lower case. PANGAEA: ``station=``, else whichever of the file-name
 prefix (before the first ``_``: ``nya_ceilometer_2014-12.tab``) and the Event label
-prefix (``NYA_ceilometer``) is a known station, else the Event label prefix, else the
-file-name prefix. CHM15k: ``station=``, else the ``location`` attribute (``"Magurele"`` →
-``"magurele"``). Position: a ``stations=`` override for the code wins; else each of
-latitude, longitude and altitude comes from the first file giving it (PANGAEA Event or
-Coverage, CHM15k variables), else the built-in table, else NaN.
+prefix (``NYA_ceilometer``) is a known station (two different ones are an error), else the
+Event label prefix, else the file-name prefix. CHM15k: ``station=``, else the ``location``
+attribute (``"Magurele"`` → ``"magurele"``). Position: a ``stations=`` override for the code
+wins; else each of latitude, longitude and altitude comes from the first file giving it
+(PANGAEA Event or Coverage, CHM15k variables), else the built-in table, else NaN.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ __all__ = ["read_chm15k", "read_pangaea_ceilometer"]
 CHM15K_NO_CLOUD = -1
 """CHM15k ``cbh`` value for "no cloud base detected"; other negatives, NaN and the
 ``_FillValue`` mean no measurement."""
+#: Highest believable PANGAEA CBH (m; ceilometers reach 15.4 km): above, a missing-value marker.
+MAX_CBH = 20000.0
 
 _TAB = (".tab", ".txt", ".tsv")
 _NC = (".nc", ".nc4", ".cdf", ".netcdf")
@@ -128,7 +130,8 @@ def read_pangaea_ceilometer(
         ``cbh``, ``cloud_detected``, ``valid`` along ``(time, station)``; group attrs with
         the files' ``citation`` and ``license``. The ``/* … */`` block is optional; the
         columns are found by name (``Date/Time``, ``CBH [m]``; ``[km]``, ``[ft]`` are
-        converted) among others in any order; an empty CBH field means no cloud.
+        converted) among others in any order; an empty CBH field means no cloud. A negative
+        CBH, or one above :data:`MAX_CBH` (a missing-value marker), makes the file bad.
     """
     return _read(files, _pangaea_part, station, stations, report, "PANGAEA tab files", _TAB)
 
@@ -352,6 +355,8 @@ def _pangaea_part(path: str, given: str | None, table: Mapping[str, Station]) ->
     bad = (text != "").to_numpy() & ~np.isfinite(number)
     _fail(path, where, bad, lambda k: f"CBH {values[k]!r} is not a number")
     _fail(path, where, number < 0, lambda k: f"negative CBH {values[k]} (no cloud: empty field)")
+    high = number * _UNITS[unit] > MAX_CBH
+    _fail(path, where, high, lambda k: f"CBH {values[k]} {unit} is above {MAX_CBH:g} m (a marker?)")
     event = meta.get("Event(s)", "").split("\n")[0].split("*")[0].strip()
     position = _pangaea_position(meta.get("Event(s)", "") + "\n" + meta.get("Coverage", ""))
     meta = {
@@ -402,9 +407,12 @@ def _pangaea_station(path: str, given, event: str, table) -> str:
     prefixes = [
         m.group(1) for s in (os.path.basename(path), event) if s and (m := _PREFIX.match(s))
     ]
-    for prefix in prefixes:
-        if normalise_station(prefix, table) in table:
-            return normalise_station(prefix, table)
+    known = [c for c in (normalise_station(p, table) for p in prefixes) if c in table]
+    if len(set(known)) > 1:
+        why = f"the file name says station {known[0]} but the Event label says {known[1]}"
+        raise BadInputError(path, f"{why}: pass station=")
+    if known:
+        return known[0]
     if prefixes:  # the Event label first, then the file name
         return normalise_station(prefixes[-1], table)
     raise BadInputError(path, "cannot tell the station from the file name or Event: pass station=")
@@ -446,8 +454,8 @@ def _open_netcdf(path: str) -> xr.Dataset:
     for engine in engines:
         try:
             return xr.open_dataset(path, engine=engine)
-        except (ImportError, ValueError, OSError) as exc:
-            errors.append(f"{engine}: {exc}")
+        except Exception as exc:  # damaged headers raise anything (IndexError, struct.error ...)
+            errors.append(f"{engine}: {exc or type(exc).__name__}")
     raise BadInputError(path, "cannot open as netCDF (" + "; ".join(errors) + ")")
 
 

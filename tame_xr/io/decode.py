@@ -67,16 +67,19 @@ def check_complete(path: str | Path) -> None:
     Raises
     ------
     BadInputError
-        Naming the file and what is wrong with it.
+        Naming the file and what is wrong with it (also a missing or unreadable file).
     """
-    size = os.path.getsize(path)
-    if size == 0:
-        raise BadInputError(path, "empty file (0 bytes)")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        # IEND/EOI end the stream; some writers append a few bytes after them.
-        fh.seek(max(0, size - 1024))
-        tail = fh.read()
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            raise BadInputError(path, "empty file (0 bytes)")
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            # IEND/EOI end the stream; some writers append a few bytes after them.
+            fh.seek(max(0, size - 1024))
+            tail = fh.read()
+    except OSError as exc:
+        raise BadInputError(path, f"cannot read the file ({exc.strerror or exc})") from None
     if head.startswith(_PNG_SIGNATURE):
         if _PNG_TRAILER not in tail:
             raise BadInputError(path, "truncated PNG (no IEND chunk at the end of the file)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -166,9 +167,13 @@ def oath_split(
     if not 0.0 <= train_fraction <= 1.0:
         raise ValueError(f"train_fraction must be in [0, 1], got {train_fraction}")
     try:
-        table = np.atleast_2d(np.loadtxt(csv_path, delimiter=",", ndmin=2))
+        with warnings.catch_warnings():  # an empty file: reported below, not warned about
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
+            table = np.atleast_2d(np.loadtxt(csv_path, delimiter=",", ndmin=2))
     except (OSError, ValueError) as exc:
         raise BadInputError(csv_path, f"cannot read split file ({exc})") from None
+    if table.size == 0:
+        raise BadInputError(csv_path, "empty split file (no rows of indices)")
     if not 0 <= permutation < table.shape[0]:
         raise ValueError(f"permutation must be in 0..{table.shape[0] - 1}, got {permutation}")
     row = table[permutation]

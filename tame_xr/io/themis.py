@@ -189,6 +189,7 @@ def read_themis(
     cadence: str | pd.Timedelta = "3s",
     stations: dict | None = None,
     report: IngestReport | None = None,
+    shape: tuple[int, int] | None = None,
 ) -> xr.Dataset:
     """Read THEMIS ASI raw ``*.pgm.gz`` files as a lazy Dataset ``image(time, station, y, x)``.
 
@@ -208,6 +209,10 @@ def read_themis(
     report
         Unusable files are added to it with the reason; without one, they are listed in a
         :class:`~tame_xr.report.SkippedInputWarning`.
+    shape
+        Required frame shape ``(height, width)``, e.g. that of an existing store group
+        (:func:`tame_xr.ingest` passes it); by default the most common one among the files.
+        Files of another shape are skipped.
 
     Returns
     -------
@@ -223,7 +228,9 @@ def read_themis(
             scans.append(_scan_file(path, station, table))
         except (BadInputError, OSError) as exc:
             skipped.append(Skipped(path, getattr(exc, "reason", f"cannot read file ({exc})")))
-    shape = Counter(s.shape for s in scans).most_common(1)[0][0] if scans else (0, 0)
+    if shape is None:
+        shape = Counter(s.shape for s in scans).most_common(1)[0][0] if scans else (0, 0)
+    shape = tuple(int(n) for n in shape)
     skipped += [Skipped(s.path, f"frames {s.shape} not {shape}") for s in scans if s.shape != shape]
     scans = sorted((s for s in scans if s.shape == shape), key=lambda s: (s.station, s.exposures))
     cells: dict[tuple[pd.Timestamp, str], tuple[str, int, pd.Timestamp]] = {}
