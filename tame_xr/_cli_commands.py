@@ -42,11 +42,26 @@ def progress_bar(args):
     return ProgressBar(out=sys.stderr)
 
 
-def existing_store(path):
-    """The store at ``path``; an error when there is none."""
+def make_store(args):
+    """The store named by ``--store`` (and ``--storage-options``)."""
+    import json
+
     from .store import Store
 
-    store = Store(path)
+    options = None
+    if getattr(args, "storage_options", None):
+        try:
+            options = json.loads(args.storage_options)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"--storage-options is not JSON: {exc}") from None
+        if not isinstance(options, dict):
+            raise CliError("--storage-options must be a JSON object")
+    return Store(args.store, options)
+
+
+def existing_store(args):
+    """The store named by the arguments; an error when there is none."""
+    store = make_store(args)
     if not store.groups():
         raise CliError(
             f"no tame_xr store at {store.path} (pass --store PATH, or create one with "
@@ -93,7 +108,6 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 def cmd_ingest(args) -> int:
     from .ingest import IMAGE_KINDS, READERS, ingest
     from .io.images import expand_files
-    from .store import Store
 
     options = {
         name: getattr(args, name)
@@ -119,7 +133,7 @@ def cmd_ingest(args) -> int:
     with warnings.catch_warnings():  # the summary below lists the skipped files
         warnings.simplefilter("ignore", SkippedInputWarning)
         report = ingest(
-            args.kind, files, Store(args.store), args.group, progress=show_progress(args), **options
+            args.kind, files, make_store(args), args.group, progress=show_progress(args), **options
         )
     print(report.summary(max_lines=args.max_skipped))
     return EXIT_SKIPPED if report.skipped else EXIT_OK
@@ -146,7 +160,7 @@ def cmd_fetch_oath(args) -> int:
 def cmd_features(args) -> int:
     from .features import extract_features
 
-    store = existing_store(args.store)
+    store = existing_store(args)
     require_group(store, args.group)
     target = args.target or derived_group("features", args.group)
     feats = extract_features(
@@ -169,7 +183,7 @@ def cmd_train(args) -> int:
     from .classify import fit_oath_classifier
     from .features import extract_features
 
-    store = existing_store(args.store)
+    store = existing_store(args)
     if not store.exists(args.features_group):
         require_group(store, args.oath_group)
         backbone = args.backbone or "efficientnet_lite0"
@@ -227,7 +241,7 @@ def _classify_store(args) -> int:
     from .classify import CLASS_NAMES
 
     clf = load_classifier(args.classifier)
-    store = existing_store(args.store)
+    store = existing_store(args)
     features = args.features or "features/5577"
     require_group(store, features)
     target = args.target or derived_group("classes", features)
@@ -295,7 +309,7 @@ def _classify_files(args) -> int:
 def cmd_join(args) -> int:
     from .join import join_nearest
 
-    store = existing_store(args.store)
+    store = existing_store(args)
     for group in (args.left, args.right):
         require_group(store, group)
     left = store.open(args.left)
@@ -335,7 +349,7 @@ def cmd_figures(args) -> int:
     except ImportError as exc:
         raise CliError(f"figures are not available in this installation ({exc})") from exc
 
-    store = existing_store(args.store)
+    store = existing_store(args)
     extra = {
         name: getattr(args, name)
         for name in ("classes_group", "features_group")
@@ -359,7 +373,7 @@ def cmd_figures(args) -> int:
 def cmd_catalog(args) -> int:
     from .catalog import write_catalog
 
-    store = existing_store(args.store)
+    store = existing_store(args)
     path = write_catalog(store, args.output)
     print(path)
     return EXIT_OK

@@ -176,8 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"the Zarr store (default {DEFAULT_STORE})"
+        "--store",
+        default=DEFAULT_STORE,
+        help=f"the Zarr store: a path or an fsspec URL such as s3://bucket/x.zarr (default {DEFAULT_STORE})",
     )
+    options_help = 'JSON options for an fsspec URL store, e.g. \'{"endpoint_url": "https://..."}\''
+    parser.add_argument("--storage-options", default=None, metavar="JSON", help=options_help)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -193,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_store = _Parser(add_help=False, parents=[common])
     with_store.add_argument(
         "--store", default=argparse.SUPPRESS, help=f"the Zarr store (default {DEFAULT_STORE})"
+    )
+    with_store.add_argument(
+        "--storage-options", default=argparse.SUPPRESS, metavar="JSON", help=options_help
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 

@@ -144,3 +144,36 @@ def test_features_on_a_cluster_from_object_storage(s3, asim_files, tmp_path):
         got["features"].values, want["features"].values, rtol=1e-4, atol=1e-4, equal_nan=True
     )
     np.testing.assert_array_equal(got["valid"].values, want["valid"].values)
+
+
+def test_cli_on_object_storage(s3, asim_files, local):
+    import json
+
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": s3["key"],
+        "AWS_SECRET_ACCESS_KEY": s3["secret"],
+    }
+    url = "s3://bucket/cli/s.zarr"
+    options = json.dumps({"endpoint_url": s3["endpoint_url"]})
+    base = [sys.executable, "-m", "tame_xr", "--no-progress", "--store", url]
+    folder = str(asim_files[0].parents[4])
+    run = subprocess.run(
+        [*base, "--storage-options", options, "ingest", "images", folder],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    got = tame_xr.Store(url, s3).open("asim/5577").load()
+    xr.testing.assert_equal(got.drop_attrs(), local.drop_attrs())
+    bad = subprocess.run(
+        [*base, "--storage-options", "{endpoint", "ingest", "images", folder],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert bad.returncode != 0 and "--storage-options is not JSON" in bad.stderr
+    assert "Traceback" not in bad.stderr
