@@ -186,6 +186,16 @@ class StoreFiles:
         self.copy_tree(src, dst)
         self.remove(src)
 
+    def replace_file(self, src: str, dst: str) -> None:
+        """Put the file ``src`` in place of ``dst`` atomically (a rename locally; on object
+        storage one server-side copy, which readers see whole or not at all)."""
+        if self.local:
+            os.replace(src, dst)
+            return
+        self.fs.copy(src, dst)
+        self.fs.rm(src)
+        self.refresh()
+
     def copy_tree(self, src: str, dst: str) -> None:
         """Copy every key below ``src`` to the same place below ``dst``."""
         for path in self.find(src):

@@ -7,8 +7,12 @@ arrays disagree with each other. Two kinds of change are journalled:
 ``inplace``
     Arrays are resized and regions written in place. Before anything changes, the journal
     records every metadata document (``zarr.json``) of the group and the root. Recovery puts
-    them back and scrubs chunk data that lies beyond the restored shapes, so the group is
-    exactly as it was before the interrupted write.
+    them back and scrubs chunk data that lies beyond the restored shapes (each straddling
+    chunk replaced in one atomic step, so recovery itself may be interrupted). An
+    interrupted append is thus undone exactly. Cells that the write *replaced* inside the
+    old shape may already hold their new values (each chunk is whole: old or new); the
+    presence flag ``valid`` is written last, so a cell that had no data before still has
+    none, and a rerun of the same write completes it.
 ``swap``
     A complete new version of the group was written to a staging directory first. Recovery
     finishes the swap (the staged copy is complete once the journal exists). Locally the
@@ -112,35 +116,50 @@ def _scrub_array(files: StoreFiles, array_dir: str, meta: dict) -> None:
     shape = meta["shape"]
     chunk_shape = meta["chunk_grid"]["configuration"]["chunk_shape"]
     chunk_root = files.join(array_dir, "c")
-    chunks = files.find(chunk_root)
-    for path in chunks:
-        if path.endswith(".partial"):
+    keys = files.find(array_dir)
+    for path in keys:
+        if path.endswith(".partial"):  # a local write that never finished
             files.remove(path)
     if not shape:
         return
     n_chunks = [-(-s // c) if s else 0 for s, c in zip(shape, chunk_shape, strict=True)]
-    straddling = []
-    for path in chunks:
+    for path in keys:
+        rel = files.relative(path, chunk_root)
         try:
-            index = [int(p) for p in files.relative(path, chunk_root).split("/")]
+            index = [int(p) for p in rel.split("/")]
         except ValueError:
             continue
         if any(i >= n for i, n in zip(index, n_chunks, strict=False)):
             files.remove(path)
         elif any((i + 1) * c > s for i, c, s in zip(index, chunk_shape, shape, strict=False)):
-            straddling.append((index, path))
-    if straddling:
-        import zarr
+            _rewrite_chunk(files, array_dir, meta, index, path)
 
-        arr = zarr.open_array(files.zarr_store(array_dir), mode="r+")
-        for index, path in straddling:
-            sel = tuple(
-                slice(i * c, min((i + 1) * c, s))
-                for i, c, s in zip(index, chunk_shape, shape, strict=False)
-            )
-            keep = np.asarray(arr[sel])
-            files.remove(path)
-            arr[sel] = keep  # rewritten with the fill value outside the shape
+
+def _rewrite_chunk(files: StoreFiles, array_dir: str, meta: dict, index: list, path: str):
+    """Rewrite a chunk that straddles the shape with the fill value beyond it.
+
+    The new chunk is encoded in a scratch array beside the store and then replaces the live
+    one in a single atomic step, so a process killed here (recovery can be interrupted
+    too) leaves either the old chunk or the new one, and the next recovery repeats this.
+    """
+    import zarr
+
+    shape, chunk_shape = meta["shape"], meta["chunk_grid"]["configuration"]["chunk_shape"]
+    sel = tuple(
+        slice(i * c, min((i + 1) * c, s))
+        for i, c, s in zip(index, chunk_shape, shape, strict=False)
+    )
+    live = zarr.open_array(files.zarr_store(array_dir), mode="r")
+    keep = np.asarray(live[sel])
+    scratch = files.join(files.work, "scratch", uuid.uuid4().hex)
+    files.write_text(files.join(scratch, "zarr.json"), json.dumps(meta))
+    zarr.open_array(files.zarr_store(scratch), mode="r+")[sel] = keep
+    new = files.join(scratch, files.relative(path, array_dir))
+    if files.exists(new):
+        files.replace_file(new, path)
+    else:  # all fill value: Zarr stores no chunk, and none reads the same
+        files.remove(path)
+    files.remove(scratch)
 
 
 def recover(files: StoreFiles, group: str) -> bool:
@@ -180,7 +199,11 @@ def clean_orphans(files: StoreFiles) -> None:
         except (json.JSONDecodeError, FileNotFoundError):
             continue
         referenced.update({journal.get("staged"), journal.get("trash")})
-    for sub in ("staging", "trash"):
+    for sub in ("staging", "trash", "scratch"):
         for child in files.children(files.join(files.work, sub)):
             if files.relative(child, files.work) not in referenced:
                 files.remove(child)
+    for child in files.children(files.join(files.work, "journal")):
+        name = child.rsplit("/", 1)[-1]
+        if name.startswith(".") and name.endswith(".tmp"):  # a journal write that never finished
+            files.remove(child)

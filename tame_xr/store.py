@@ -90,6 +90,7 @@ class Store:
     # ----------------------------------------------------------------- reading
     def groups(self) -> list[str]:
         """Names of the groups that hold arrays (e.g. ``["asim/5577", "oath"]``)."""
+        self.recover()
         files = self.files
         types = {}
         for meta in files.metadata(files.root):
@@ -102,7 +103,8 @@ class Store:
         return sorted(n for n in parents if n and types.get(n) == "group")
 
     def exists(self, group: str) -> bool:
-        """Whether ``group`` holds data."""
+        """Whether ``group`` holds data (as committed: call :meth:`recover` first to finish
+        an interrupted write)."""
         return self.files.exists(self.files.join(self.files.root, group, "zarr.json"))
 
     def recover(self, group: str | None = None) -> list[str]:
@@ -138,9 +140,9 @@ class Store:
         chunks
             Passed to :func:`xarray.open_zarr` (default: the stored chunks).
         """
+        self.recover(group)  # first: a pending swap may be what makes the group exist
         if not self.exists(group):
             raise KeyError(f"{self.path}: no group {group!r}; groups are {self.groups()}")
-        self.recover(group)
         ds = xr.open_zarr(self.zarr_store, group=group, consolidated=False, chunks=chunks or {})
         ds = _as_object_strings(ds)
         small = [c for c, v in ds.coords.items() if v.ndim == 1 and v.dims[0] not in RECORD_DIMS]
@@ -331,6 +333,11 @@ class Store:
         merged = merged[[n for n in keep if n in merged.data_vars]].assign_coords(
             {c: merged[c] for c in merged.coords if set(merged[c].dims) & set(region)}
         )
+        # Index coordinates along other dims (feature, statistic) come along with the data
+        # variables; they are stored already, and a region write refuses them.
+        merged = merged.drop_vars(
+            [n for n in merged.variables if not set(merged[n].dims) & set(region)]
+        )
         grow = bool(len(new_records) or new_stations)
         if not grow:
             # Compare once, and write the computed values rather than computing them again.
@@ -363,7 +370,7 @@ class Store:
             prev = zgroup.attrs.get("history", "")
             zgroup.attrs.update({"history": (prev + "\n" if prev else "") + f"{now_utc()} {line}"})
         except BaseException:
-            # Put the group back exactly as it was, then re-raise.
+            # Undo the resize and the new metadata (see _journal), then re-raise.
             _journal.recover(self.files, group)
             raise
         self._consolidate()
