@@ -248,7 +248,9 @@ def _ingest_product(
                 image=(batch["image"].dims, stack, batch["image"].attrs),
                 valid=(batch["valid"].dims, valid, batch["valid"].attrs),
                 exposure_time=batch["exposure_time"].where(valid),
-            ).isel(time=np.flatnonzero(keep))
+            )
+            if not keep.all():  # isel copies the images: only when rows must go
+                out = out.isel(time=np.flatnonzero(keep))
             if out.sizes["time"]:
                 store.write(out, group, history=f"ingested {int(valid.sum())} images")
             block = grid[start : start + rows]
@@ -274,9 +276,17 @@ def _decode_block(pool: ThreadPoolExecutor, block: np.ndarray, shape, dtype, wor
     """Decode a (time, station) block of paths on ``pool``; failures are returned, not raised."""
     flat = list(block.ravel())
     step = max(1, -(-len(flat) // workers))
-    parts = [flat[i : i + step] for i in range(0, len(flat), step)]
-    results = list(pool.map(lambda p: decode_stack(p, shape, dtype, decode_image), parts))
-    stack = np.concatenate([r[0] for r in results]).reshape(*block.shape, *shape)
+    stack = np.zeros((len(flat), *shape), dtype=dtype)  # each thread fills its own slice
+    starts = range(0, len(flat), step)
+    results = list(
+        pool.map(
+            lambda i: decode_stack(
+                flat[i : i + step], shape, dtype, decode_image, stack[i : i + step]
+            ),
+            starts,
+        )
+    )
+    stack = stack.reshape(*block.shape, *shape)
     ok = np.concatenate([r[1] for r in results]).reshape(block.shape)
     errors = [e for r in results for e in r[2]]
     return stack, ok, errors

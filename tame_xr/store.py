@@ -317,7 +317,9 @@ class Store:
                 s0, s1 = min(spos), max(spos) + 1
             target["station"] = np.array(stations[s0:s1], dtype=object)
             region["station"] = slice(s0, s1)
-        new_r = ds.reindex(target, fill_value=_fills(ds))
+        same_cells = all(ds.indexes[d].equals(pd.Index(v)) for d, v in target.items())
+        # reindex copies even onto an equal index; a batch of images is worth not copying
+        new_r = ds if same_cells else ds.reindex(target, fill_value=_fills(ds))
         old_r = old.reindex(target, fill_value=_fills(old))
         mask = presence(ds, rdim).reindex(target, fill_value=False)
         # A region wholly beyond the stored extent holds only fill values: no need to read it.

@@ -140,12 +140,16 @@ def decode_stack(
     shape: tuple[int, ...],
     dtype: np.dtype,
     decode: Callable[[str], np.ndarray],
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[BadInputError]]:
     """Decode ``paths`` into one array; ``None`` entries and failures stay zero.
 
+    ``out`` (zeros, shape ``(len(paths), *shape)``) is filled in place when given, e.g. a
+    slice of a larger batch, so that no copy of the batch is needed to assemble it.
     Returns the stack, a boolean mask of decoded entries and the errors met.
     """
-    out = np.zeros((len(paths), *shape), dtype=dtype)
+    if out is None:
+        out = np.zeros((len(paths), *shape), dtype=dtype)
     ok = np.zeros(len(paths), dtype=bool)
     errors: list[BadInputError] = []
     for i, path in enumerate(paths):
