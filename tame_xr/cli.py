@@ -11,6 +11,7 @@ used); 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from collections.abc import Sequence
@@ -182,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     options_help = 'JSON options for an fsspec URL store, e.g. \'{"endpoint_url": "https://..."}\''
     parser.add_argument("--storage-options", default=None, metavar="JSON", help=options_help)
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the work on a dask.distributed scheduler, e.g. tcp://host:8786",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -200,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_store.add_argument(
         "--storage-options", default=argparse.SUPPRESS, metavar="JSON", help=options_help
+    )
+    with_store.add_argument(
+        "--scheduler", default=argparse.SUPPRESS, metavar="ADDRESS", help="dask scheduler address"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
@@ -306,6 +316,22 @@ def _reason(exc: BaseException) -> str:
     return "; ".join(lines) or type(exc).__name__
 
 
+@contextlib.contextmanager
+def _scheduler(address: str | None):
+    """A dask.distributed client for ``address`` while a command runs (none without one)."""
+    if not address:
+        yield
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as exc:
+        raise commands.CliError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+    with client:
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tame-xr`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
@@ -326,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not args.debug:
                 warnings.showwarning = show
-            return int(args.func(args) or 0)
+            with _scheduler(getattr(args, "scheduler", None)):
+                return int(args.func(args) or 0)
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -60,6 +60,41 @@ def test_cluster_analysis_equals_local(sample_store, client):
     assert float(remote["ari"]) == pytest.approx(float(local["ari"]), abs=1e-9)
 
 
+def test_cli_runs_on_a_scheduler(sample_dir, client, tmp_path):
+    """`tame-xr --scheduler ADDRESS features ...` runs the extraction on that cluster."""
+    import subprocess
+    import sys
+
+    store = tame_xr.Store(tmp_path / "s.zarr")
+    tame_xr.ingest("images", sorted(sample_dir["asim"])[:48], store)
+    address = client.scheduler.address
+    base = [sys.executable, "-m", "tame_xr", "--no-progress", "--store", str(store.path)]
+    with distributed.get_task_stream(client) as stream:  # the scheduler's, any client's tasks
+        run = subprocess.run(
+            [*base, "--scheduler", address, "features", "--group", "asim/5577"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert run.returncode == 0, run.stderr
+    assert stream.data  # the work ran on the cluster
+    want = tame_xr.extract_features(store.open("asim/5577")).compute(scheduler="threads")
+    got = store.open("features/5577")
+    np.testing.assert_allclose(
+        got["features"].values, want["features"].values, rtol=1e-4, atol=1e-4, equal_nan=True
+    )
+    loads = client.run(lambda: __import__("tame_xr.backbones").backbones.load_count())
+    assert set(loads.values()) <= {0, 1} and 1 in loads.values()
+    bad = subprocess.run(
+        [*base, "--scheduler", "tcp://127.0.0.1:9", "features", "--group", "asim/5577"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode != 0 and "cannot reach the dask scheduler" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_gpu_resource_routes_extraction(sample_dir):
     """Tasks annotated with resources={"GPU": 1} run only on the worker that declares it
     (CPU workers standing in for GPU ones: the plumbing, not the device)."""
