@@ -134,7 +134,7 @@ def test_features_on_a_cluster_from_object_storage(s3, asim_files, tmp_path):
     want = tame_xr.extract_features(local.open("asim/5577")).compute(scheduler="threads")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None, memory_limit="3GiB"
+            n_workers=2, threads_per_worker=1, dashboard_address=":0", memory_limit="3GiB"
         ) as cluster,
         distributed.Client(cluster),
     ):
