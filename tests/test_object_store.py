@@ -177,3 +177,33 @@ def test_cli_on_object_storage(s3, asim_files, local):
     )
     assert bad.returncode != 0 and "--storage-options is not JSON" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_read_only_store_over_http(asim_files, tmp_path):
+    """A store published on a plain web server opens through its http:// URL (read only:
+    nothing to recover, nothing written)."""
+    import functools
+    import http.server
+    import threading
+
+    pytest.importorskip("aiohttp", reason="fsspec's http file system needs aiohttp")
+    store = tame_xr.Store(tmp_path / "web" / "s.zarr")
+    tame_xr.ingest("images", asim_files[:40], store)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(tmp_path / "web"))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = tame_xr.Store(f"http://127.0.0.1:{server.server_port}/s.zarr")
+        assert remote.groups() == ["asim/5577"]
+        got = remote.open("asim/5577", end="2014-12-01T17:20").load()
+    finally:
+        server.shutdown()
+    xr.testing.assert_identical(got, store.open("asim/5577", end="2014-12-01T17:20").load())
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
