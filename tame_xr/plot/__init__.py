@@ -7,9 +7,7 @@ closes it. Submodules are imported lazily on first access of a name.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_attributes
 from ._common import CLASS_COLORS, CLASS_ORDER, new_figure, save_figure
 
 _LAZY = {
@@ -23,15 +21,4 @@ _LAZY = {
 
 __all__ = ["CLASS_COLORS", "CLASS_ORDER", "new_figure", "save_figure", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
